@@ -1,0 +1,1 @@
+"""What the user sets: settings models, loading (TOML + environment) and validation."""

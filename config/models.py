@@ -1,0 +1,213 @@
+"""The settings a user writes: one pydantic model per section of the TOML file.
+
+Parsing checks types only. The rules that need the whole picture (unknown
+instruments, duplicate symbols, risky values) live in `config.validation`, so a
+file with several problems reports all of them at once, each with its path.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class BrokerKind(StrEnum):
+    PAPER = "paper"
+    MT5 = "mt5"
+
+
+class MarginMode(StrEnum):
+    """MT5's ACCOUNT_MARGIN_MODE: hedging keeps one position per ticket,
+    netting keeps one position per symbol."""
+
+    HEDGING = "hedging"
+    NETTING = "netting"
+
+
+class SystemMode(StrEnum):
+    PAPER = "paper"
+    LIVE = "live"
+    HALTED = "halted"
+
+
+class Timeframe(StrEnum):
+    """Bar lengths. S5 and S15 exist for simulated markets (the demo trades
+    within seconds); MT5 itself starts at M1."""
+
+    S5 = "S5"
+    S15 = "S15"
+    M1 = "M1"
+    M5 = "M5"
+    M15 = "M15"
+    M30 = "M30"
+    H1 = "H1"
+    H4 = "H4"
+    D1 = "D1"
+
+    @property
+    def seconds(self) -> int:
+        return _TIMEFRAME_SECONDS[self]
+
+
+_TIMEFRAME_SECONDS = {
+    Timeframe.S5: 5,
+    Timeframe.S15: 15,
+    Timeframe.M1: 60,
+    Timeframe.M5: 300,
+    Timeframe.M15: 900,
+    Timeframe.M30: 1800,
+    Timeframe.H1: 3600,
+    Timeframe.H4: 14400,
+    Timeframe.D1: 86400,
+}
+
+
+class RiskOverrides(_Section):
+    """Risk settings at one level of the cascade; unset fields inherit."""
+
+    risk_percent: float | None = None
+    max_positions: int | None = None
+    max_concurrent_trades: int | None = None
+    portfolio_risk_percent: float | None = None
+    stop_loss_pips: float | None = None
+    take_profit_pips: float | None = None
+
+
+class RiskSettings(_Section):
+    """Fully resolved risk settings (defaults -> account -> strategy)."""
+
+    risk_percent: float = 1.0
+    max_positions: int = 5
+    max_concurrent_trades: int = 3
+    portfolio_risk_percent: float = 10.0
+    stop_loss_pips: float = 30.0
+    take_profit_pips: float = 60.0
+
+    def merged(self, overrides: RiskOverrides | None) -> RiskSettings:
+        if overrides is None:
+            return self
+        changes = overrides.model_dump(exclude_none=True)
+        return self.model_copy(update=changes)
+
+
+class InstrumentConfig(_Section):
+    """A tradable symbol with MT5's symbol properties and the simulator's
+    parameters for it."""
+
+    description: str = ""
+    digits: int = Field(ge=0, le=10)
+    point: Decimal
+    contract_size: Decimal = Decimal(100000)
+    volume_min: Decimal = Decimal("0.01")
+    volume_max: Decimal = Decimal(100)
+    volume_step: Decimal = Decimal("0.01")
+    spread_points: int = Field(default=10, ge=0)
+    stops_level: int = Field(default=0, ge=0, description="minimum SL/TP distance in points")
+    pip_points: int = Field(default=10, ge=1, description="points per pip")
+    profit_currency: str = "USD"
+    trading_days: list[int] = Field(default_factory=lambda: [0, 1, 2, 3, 4, 5, 6])
+    trading_hours: list[str] = Field(default_factory=lambda: ["00:00-24:00"])
+    start_price: Decimal
+    volatility: float = Field(default=0.10, gt=0, description="annualised, for the simulator")
+    ticks_per_second: float = Field(default=4.0, gt=0, description="for the simulator")
+
+
+class StrategyConfig(_Section):
+    id: str | None = None
+    kind: str
+    params: dict[str, Any] = Field(default_factory=dict)
+    symbols: list[str] | None = None
+    timeframe: Timeframe | None = None
+    risk: RiskOverrides | None = None
+    enabled: bool = True
+
+
+class AccountConfig(_Section):
+    id: str
+    name: str = ""
+    broker: BrokerKind = BrokerKind.PAPER
+    enabled: bool = True
+    currency: str = "USD"
+    starting_balance: Decimal = Decimal(10000)
+    leverage: int = Field(default=100, ge=1)
+    margin_mode: MarginMode = MarginMode.HEDGING
+    commission_per_lot: Decimal = Decimal(0)
+    symbols: list[str] = Field(default_factory=list)
+    strategies: list[StrategyConfig] = Field(default_factory=list)
+    risk: RiskOverrides | None = None
+    # mt5 (issue 6): login, server, terminal path; the password never lives here.
+    login: int | None = None
+    server: str | None = None
+    magic: int = 0
+
+
+class StrategyDefaults(_Section):
+    timeframe: Timeframe = Timeframe.M1
+
+
+class Defaults(_Section):
+    risk: RiskOverrides | None = None
+    strategy: StrategyDefaults = Field(default_factory=StrategyDefaults)
+
+
+class EngineSettings(_Section):
+    mode: SystemMode = SystemMode.PAPER
+    seed: int = 42
+    market_step_ms: int = Field(default=250, ge=10, description="simulator step on the real clock")
+    mark_interval_ms: int = Field(default=500, ge=50, description="equity/P&L refresh")
+    equity_sample_seconds: int = Field(default=60, ge=1)
+    heartbeat_seconds: float = Field(default=5.0, gt=0)
+    stop_timeout_seconds: float = Field(default=10.0, gt=0)
+    restart_backoff_initial: float = Field(default=1.0, gt=0)
+    restart_backoff_max: float = Field(default=60.0, gt=0)
+    max_restarts: int = Field(default=5, ge=0, description="crashes in a row before `error`")
+
+
+class StorageSettings(_Section):
+    path: Path | None = None
+    synchronous: str = Field(default="FULL", pattern="^(OFF|NORMAL|FULL|EXTRA)$")
+    batch_max: int = Field(default=2000, ge=1)
+
+
+class ServerSettings(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8765, ge=1, le=65535)
+
+
+class Settings(_Section):
+    engine: EngineSettings = Field(default_factory=EngineSettings)
+    storage: StorageSettings = Field(default_factory=StorageSettings)
+    server: ServerSettings = Field(default_factory=ServerSettings)
+    defaults: Defaults = Field(default_factory=Defaults)
+    instruments: dict[str, InstrumentConfig] = Field(default_factory=dict)
+    accounts: list[AccountConfig] = Field(default_factory=list)
+
+    def account(self, account_id: str) -> AccountConfig | None:
+        return next((a for a in self.accounts if a.id == account_id), None)
+
+    def default_risk(self) -> RiskSettings:
+        return RiskSettings().merged(self.defaults.risk)
+
+    def account_risk(self, account: AccountConfig) -> RiskSettings:
+        return self.default_risk().merged(account.risk)
+
+    def strategy_risk(self, account: AccountConfig, strategy: StrategyConfig) -> RiskSettings:
+        return self.account_risk(account).merged(strategy.risk)
+
+    def strategy_symbols(self, account: AccountConfig, strategy: StrategyConfig) -> list[str]:
+        return list(strategy.symbols) if strategy.symbols else list(account.symbols)
+
+    def strategy_timeframe(self, strategy: StrategyConfig) -> Timeframe:
+        return strategy.timeframe or self.defaults.strategy.timeframe
+
+    def strategy_id(self, account: AccountConfig, index: int) -> str:
+        strategy = account.strategies[index]
+        return strategy.id or f"{account.id}:{strategy.kind}:{index + 1}"

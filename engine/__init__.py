@@ -1,0 +1,1 @@
+"""The async engine: workers, brokers, strategies, market data and the event bus."""

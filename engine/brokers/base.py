@@ -1,0 +1,129 @@
+"""The `Broker` seam: what a worker needs from a broker account, whether a
+simulated paper account or a MetaTrader 5 terminal.
+
+A broker reports every change to its ledger as a `Changes` value (orders,
+fills, positions, balance) instead of writing anywhere itself: the worker
+stores the changes durably first and only then tells the rest of the engine.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Protocol
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from config.models import BrokerKind
+from engine.models import (
+    AccountSnapshot,
+    Fill,
+    Money,
+    Order,
+    OrderSource,
+    OrderType,
+    Position,
+    Quote,
+    Side,
+)
+
+
+class OrderRequest(BaseModel):
+    """What a strategy or a person asks the broker to do (MT5's MqlTradeRequest,
+    in our names)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    account_id: str
+    symbol: str
+    side: Side
+    type: OrderType = OrderType.MARKET
+    volume: Money
+    price: Money | None = None
+    stop_limit: Money | None = None
+    sl: Money | None = None
+    tp: Money | None = None
+    client_order_id: str = Field(min_length=1, max_length=64)
+    source: OrderSource = OrderSource.MANUAL
+    strategy_id: str | None = None
+    position_ticket: int | None = Field(default=None, description="close this position")
+    magic: int = 0
+    comment: str = Field(default="", max_length=31)  # MT5 truncates comments at 31 chars
+
+
+@dataclass(slots=True)
+class Changes:
+    """What one broker action or one quote changed in an account's ledger."""
+
+    orders: list[Order] = field(default_factory=list)
+    fills: list[Fill] = field(default_factory=list)
+    positions: list[Position] = field(default_factory=list)  # opened or changed
+    closed: list[Position] = field(default_factory=list)  # final state of closed ones
+    balance: Decimal | None = None  # set when the balance moved
+
+    def __bool__(self) -> bool:
+        return bool(self.orders or self.fills or self.positions or self.closed)
+
+    def extend(self, other: Changes) -> None:
+        self.orders.extend(other.orders)
+        self.fills.extend(other.fills)
+        self.positions.extend(other.positions)
+        self.closed.extend(other.closed)
+        if other.balance is not None:
+            self.balance = other.balance
+
+
+@dataclass(slots=True)
+class TradeResult:
+    """MT5's MqlTradeResult in short: a retcode, a sentence, the order, and
+    what changed."""
+
+    retcode: int
+    message: str
+    order: Order | None
+    changes: Changes = field(default_factory=Changes)
+
+    @property
+    def ok(self) -> bool:
+        from engine.brokers.retcodes import SUCCESS_RETCODES
+
+        return self.retcode in SUCCESS_RETCODES
+
+
+@dataclass(slots=True)
+class PaperLedger:
+    """The durable state of one paper account, as storage loads it."""
+
+    balance: Decimal
+    realised_pnl: Decimal = Decimal(0)
+    commission: Decimal = Decimal(0)
+    positions: list[Position] = field(default_factory=list)
+    orders: list[Order] = field(default_factory=list)  # open (placed) orders only
+
+
+class Broker(Protocol):
+    kind: BrokerKind
+    account_id: str
+
+    async def connect(self) -> None: ...
+
+    async def disconnect(self) -> None: ...
+
+    def on_quote(self, quote: Quote) -> Changes | None:
+        """Mark to market; fire SL/TP and pending orders. Hot path: must return
+        quickly (None) when nothing in the account watches `quote.symbol`."""
+        ...
+
+    async def send_order(self, request: OrderRequest) -> TradeResult: ...
+
+    async def cancel_order(self, ticket: int) -> TradeResult: ...
+
+    async def close_position(self, ticket: int, volume: Decimal | None = None) -> TradeResult: ...
+
+    def account(self) -> AccountSnapshot: ...
+
+    def positions(self) -> list[Position]: ...
+
+    def open_orders(self) -> list[Order]: ...
+
+    def last_quote(self, symbol: str) -> Quote | None: ...

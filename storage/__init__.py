@@ -1,0 +1,1 @@
+"""Persistence on aiosqlite: schema, migrations, the group-commit writer and repositories."""

@@ -1,0 +1,1 @@
+"""The Textual panel. Talks only to an `EngineClient`."""
