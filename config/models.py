@@ -113,6 +113,9 @@ class InstrumentConfig(_Section):
     stops_level: int = Field(default=0, ge=0, description="minimum SL/TP distance in points")
     pip_points: int = Field(default=10, ge=1, description="points per pip")
     profit_currency: str = "USD"
+    filling_modes: list[str] = Field(
+        default_factory=lambda: ["fok", "ioc"], description="allowed ORDER_FILLING_* modes"
+    )
     trading_days: list[int] = Field(default_factory=lambda: [0, 1, 2, 3, 4, 5, 6])
     trading_hours: list[str] = Field(default_factory=lambda: ["00:00-24:00"])
     start_price: Decimal

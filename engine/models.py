@@ -45,6 +45,15 @@ class OrderType(StrEnum):
     STOP_LIMIT = "stop_limit"
 
 
+class Filling(StrEnum):
+    """MT5's ORDER_FILLING_*: fill-or-kill, immediate-or-cancel, or return
+    (the rest stays as an order)."""
+
+    FOK = "fok"
+    IOC = "ioc"
+    RETURN = "return"
+
+
 class OrderStatus(StrEnum):
     PENDING = "pending"  # accepted, not yet at the broker
     PLACED = "placed"  # resting at the broker (limit/stop)

@@ -18,6 +18,7 @@ from config.models import BrokerKind
 from engine.models import (
     AccountSnapshot,
     Fill,
+    Filling,
     Money,
     Order,
     OrderSource,
@@ -43,6 +44,7 @@ class OrderRequest(BaseModel):
     stop_limit: Money | None = None
     sl: Money | None = None
     tp: Money | None = None
+    filling: Filling = Filling.FOK
     client_order_id: str = Field(min_length=1, max_length=64)
     source: OrderSource = OrderSource.MANUAL
     strategy_id: str | None = None
@@ -97,6 +99,7 @@ class PaperLedger:
     balance: Decimal
     realised_pnl: Decimal = Decimal(0)
     commission: Decimal = Decimal(0)
+    realised_today: Decimal = Decimal(0)  # profit - commission of fills since the day start
     positions: list[Position] = field(default_factory=list)
     orders: list[Order] = field(default_factory=list)  # open (placed) orders only
 
