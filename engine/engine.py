@@ -1,0 +1,385 @@
+"""The engine facade: one object that owns the market, the workers, the alerts
+and the store, and offers snapshots, an event stream and commands. The panel
+(through `LocalEngineClient`) and the API server use only this."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Coroutine
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from config.issues import ValidationReport
+from config.models import Settings, Timeframe
+from engine.alerts import AlertCenter
+from engine.bus import EventBus, Subscription
+from engine.clock import Clock, RealClock
+from engine.commit import after_commit
+from engine.ids import IdSequence
+from engine.market.simulator import MarketSimulator
+from engine.models import (
+    AccountEvent,
+    AccountSnapshot,
+    Alert,
+    Bar,
+    EngineState,
+    EquityPoint,
+    Event,
+    Order,
+    OrderEvent,
+    Position,
+    PositionEvent,
+    Quote,
+    QuoteEvent,
+    Snapshot,
+    SystemEvent,
+    SystemStatus,
+    WorkerDetail,
+    WorkerInfo,
+    WorkerState,
+)
+from engine.runtime import Runtime
+from engine.workers.manager import WorkerManager
+from engine.workers.worker import QuoteHandler, Worker
+from storage.store import Store
+
+log = logging.getLogger("tradedeck.engine")
+
+_RECENT_ORDERS = 200
+_MARKET_SAVE_SECONDS = 5.0
+
+
+class Engine:
+    def __init__(self, settings: Settings, store: Store, clock: Clock | None = None) -> None:
+        self.settings = settings
+        self.store = store
+        self.clock = clock or RealClock()
+        self.bus = EventBus(self.clock.now)
+        self.alerts = AlertCenter(store, self.bus, self.clock)
+        self.state = EngineState.STOPPED
+        self.started_at: datetime | None = None
+        self._latest: dict[str, Quote] = {}
+        self._dispatch: dict[str, tuple[tuple[QuoteHandler, Worker], ...]] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._accounts: dict[str, AccountSnapshot] = {}
+        self._positions: dict[int, Position] = {}
+        self._orders: dict[int, Order] = {}
+        self.simulator: MarketSimulator | None = None
+        self.manager: WorkerManager | None = None
+        self.bus.add_listener(self._track)
+
+    @classmethod
+    async def open(cls, settings: Settings, db_path: Path, clock: Clock | None = None) -> Engine:
+        store = await Store.open(db_path, settings.storage)
+        return cls(settings, store, clock)
+
+    # --- lifecycle -------------------------------------------------------------
+
+    async def start(self, *, run_loops: bool = True) -> None:
+        """Restore state from the store, start the workers that should run, and
+        (unless a test drives the market itself) the market and marking loops."""
+        self._set_state(EngineState.STARTING)
+        self.started_at = self.clock.now()
+        await self.alerts.load()
+        last_quotes = await self.store.market.load()
+        self.simulator = MarketSimulator(
+            self.settings.instruments, self.settings.engine.seed, self.clock.now(), last_quotes
+        )
+        self._latest = self.simulator.quotes()
+        runtime = Runtime(
+            settings=self.settings,
+            clock=self.clock,
+            store=self.store,
+            bus=self.bus,
+            alerts=self.alerts,
+            market=self,
+            tickets=IdSequence(await self.store.ledger.max_ticket()),
+            signal_ids=IdSequence(await self.store.signals.max_id()),
+        )
+        self.manager = WorkerManager(runtime, self._attach, self._detach)
+        await self._load_ledgers()
+        if run_loops:
+            self._spawn(self._market_loop(), "market")
+            self._spawn(self._mark_loop(), "mark")
+        desired = await self.store.accounts.desired()
+        to_start = [a.id for a in self.settings.accounts if desired.get(a.id, a.enabled)]
+        results = await asyncio.gather(
+            *(self.manager.start(a) for a in to_start), return_exceptions=True
+        )
+        for account_id, result in zip(to_start, results, strict=True):
+            if isinstance(result, BaseException):
+                runtime.log(f"could not start: {result}", level="error", account_id=account_id)
+        self._set_state(EngineState.RUNNING)
+
+    async def stop(self) -> None:
+        """Stop workers and loops; what should run is left stored for the next start."""
+        if self.state in (EngineState.STOPPED, EngineState.STOPPING):
+            return
+        self._set_state(EngineState.STOPPING)
+        if self.manager is not None:
+            await self.manager.shutdown(self.settings.engine.stop_timeout_seconds)
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+        if self._latest:
+            await self.store.market.save(list(self._latest.values()))
+        await self.store.db.writer.flush()
+        self._set_state(EngineState.STOPPED)
+
+    async def close(self) -> None:
+        await self.stop()
+        await self.store.close()
+
+    # --- market ----------------------------------------------------------------
+
+    def quote(self, symbol: str) -> Quote | None:
+        return self._latest.get(symbol)
+
+    def history(self, symbol: str, timeframe: Timeframe, count: int, end: datetime) -> list[Bar]:
+        assert self.simulator is not None
+        return self.simulator.history(symbol, timeframe, count, end)
+
+    def step_market(self) -> int:
+        """Advance the simulator to the clock's time and dispatch the new quotes."""
+        assert self.simulator is not None
+        quotes = self.simulator.step(self.clock.now())
+        self.process_quotes(quotes)
+        return len(quotes)
+
+    def process_quotes(self, quotes: list[Quote]) -> None:
+        """The hot path: every quote to every worker trading its symbol, then to the bus."""
+        latest = self._latest
+        dispatch = self._dispatch
+        publish = self.bus.publish
+        for quote in quotes:
+            latest[quote.symbol] = quote
+            for handler, worker in dispatch.get(quote.symbol, ()):
+                try:
+                    handler(quote)
+                except Exception as exc:
+                    assert self.manager is not None
+                    self.manager.crashed(worker, exc)
+            publish(QuoteEvent.model_construct(time=quote.time, quote=quote, kind="quote"))
+
+    # --- reading ---------------------------------------------------------------
+
+    def status(self) -> SystemStatus:
+        accounts = self._accounts.values()
+        manager = self.manager
+        return SystemStatus(
+            state=self.state,
+            mode=self.settings.engine.mode,
+            started_at=self.started_at,
+            time=self.clock.now(),
+            workers_total=len(self.settings.accounts),
+            workers_running=manager.running if manager else 0,
+            total_equity=sum((a.equity for a in accounts), Decimal(0)),
+            total_balance=sum((a.balance for a in accounts), Decimal(0)),
+            pnl_today=sum((a.pnl_today for a in accounts), Decimal(0)),
+            open_alerts=self.alerts.open_count,
+        )
+
+    def snapshot(self) -> Snapshot:
+        return Snapshot(
+            system=self.status(),
+            workers=self.workers(),
+            accounts=list(self._accounts.values()),
+            positions=sorted(self._positions.values(), key=lambda p: p.ticket),
+            orders=sorted(self._orders.values(), key=lambda o: o.ticket, reverse=True),
+            alerts=self.alerts.recent(),
+            quotes=list(self._latest.values()),
+        )
+
+    def subscribe(self, maxsize: int = 10_000) -> Subscription:
+        return self.bus.subscribe(maxsize)
+
+    def workers(self) -> list[WorkerInfo]:
+        return self._manager().infos()
+
+    def worker(self, account_id: str) -> WorkerInfo:
+        return self._manager().get(account_id).info
+
+    async def worker_detail(self, account_id: str) -> WorkerDetail:
+        worker = self._manager().get(account_id)
+        ledger = self.store.ledger
+        return WorkerDetail(
+            worker=worker.info,
+            account=self._accounts.get(account_id),
+            strategies=worker.strategy_infos(),
+            validation=self._manager().validate(account_id),
+            positions=[p for p in self._positions.values() if p.account_id == account_id],
+            orders=await ledger.orders(account_id, limit=50),
+            fills=await ledger.fills(account_id, limit=50),
+            signals=await self.store.signals.recent(account_id=account_id, limit=50),
+            equity=await self.store.equity.history(account_id, limit=500),
+        )
+
+    # --- commands --------------------------------------------------------------
+
+    async def start_worker(self, account_id: str, *, validate: bool = True) -> WorkerInfo:
+        info = await self._manager().start(account_id, validate=validate)
+        await self.store.accounts.set_desired(account_id, True)
+        return info
+
+    async def stop_worker(self, account_id: str, timeout: float | None = None) -> WorkerInfo:
+        manager = self._manager()
+        manager.get(account_id)
+        await self.store.accounts.set_desired(account_id, False)
+        return await manager.stop(account_id, timeout)
+
+    async def restart_worker(self, account_id: str) -> WorkerInfo:
+        info = await self._manager().restart(account_id)
+        await self.store.accounts.set_desired(account_id, True)
+        return info
+
+    async def start_all(self) -> list[WorkerInfo]:
+        infos = await self._manager().start_all()
+        await asyncio.gather(*(self.store.accounts.set_desired(i.account_id, True) for i in infos))
+        return infos
+
+    async def stop_all(self, timeout: float | None = None) -> int:
+        manager = self._manager()
+        running = [w.account_id for w in manager.workers.values() if w.state is not WorkerState.STOPPED]
+        await asyncio.gather(*(self.store.accounts.set_desired(a, False) for a in running))
+        return await manager.stop_all(timeout)
+
+    def validate_worker(self, account_id: str) -> ValidationReport:
+        return self._manager().validate(account_id)
+
+    def validate_all(self) -> dict[str, ValidationReport]:
+        return self._manager().validate_all()
+
+    async def acknowledge_alert(self, alert_id: int) -> Alert:
+        return await self.alerts.acknowledge(alert_id)
+
+    async def resolve_alert(self, alert_id: int) -> Alert:
+        return await self.alerts.resolve(alert_id)
+
+    # --- internals -------------------------------------------------------------
+
+    def _manager(self) -> WorkerManager:
+        if self.manager is None:
+            raise RuntimeError("the engine has not been started")
+        return self.manager
+
+    def _set_state(self, state: EngineState) -> None:
+        self.state = state
+        self.bus.publish(SystemEvent(time=self.clock.now(), status=self.status()))
+
+    def _attach(self, worker: Worker) -> None:
+        for symbol in worker.account.symbols:
+            entry = (worker.quote_handler(symbol), worker)
+            self._dispatch[symbol] = (*self._dispatch.get(symbol, ()), entry)
+
+    def _detach(self, worker: Worker) -> None:
+        for symbol, entries in list(self._dispatch.items()):
+            self._dispatch[symbol] = tuple(e for e in entries if e[1] is not worker)
+
+    def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
+        task = asyncio.create_task(coro, name=f"engine:{name}")
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.critical("engine task %s died", task.get_name(), exc_info=task.exception())
+
+    async def _load_ledgers(self) -> None:
+        """Accounts, positions and orders as stored, so the panel shows stopped
+        accounts too."""
+        now = self.clock.now()
+        for account in self.settings.accounts:
+            ledger = await self.store.ledger.load(account.id, account.starting_balance, now)
+            self._accounts[account.id] = AccountSnapshot(
+                account_id=account.id,
+                broker=account.broker,
+                currency=account.currency,
+                leverage=account.leverage,
+                starting_balance=account.starting_balance,
+                balance=ledger.balance,
+                equity=ledger.balance + sum((p.profit for p in ledger.positions), Decimal(0)),
+                free_margin=ledger.balance,
+                realised_pnl=ledger.realised_pnl,
+                commission=ledger.commission,
+                open_positions=len(ledger.positions),
+                pending_orders=len(ledger.orders),
+                time=now,
+            )
+        for position in await self.store.ledger.positions():
+            self._positions[position.ticket] = position
+        for order in await self.store.ledger.orders(limit=_RECENT_ORDERS):
+            self._orders[order.ticket] = order
+        for order in await self.store.ledger.orders(open_only=True, limit=10_000):
+            self._orders[order.ticket] = order
+
+    def _track(self, event: Event) -> None:
+        """Keep the snapshot caches current from the events themselves."""
+        if isinstance(event, PositionEvent):
+            if event.closed:
+                self._positions.pop(event.position.ticket, None)
+            else:
+                self._positions[event.position.ticket] = event.position
+        elif isinstance(event, OrderEvent):
+            self._orders[event.order.ticket] = event.order
+            if len(self._orders) > _RECENT_ORDERS * 2:
+                self._trim_orders()
+        elif isinstance(event, AccountEvent):
+            self._accounts[event.account.account_id] = event.account
+
+    def _trim_orders(self) -> None:
+        closed = sorted(t for t, o in self._orders.items() if not o.status.is_open)
+        for ticket in closed[: len(closed) - _RECENT_ORDERS]:
+            del self._orders[ticket]
+
+    async def _market_loop(self) -> None:
+        step = self.settings.engine.market_step_ms / 1000
+        saved_at = self.clock.monotonic()
+        while True:
+            await self.clock.sleep(step)
+            self.step_market()
+            if self.clock.monotonic() - saved_at >= _MARKET_SAVE_SECONDS:
+                saved_at = self.clock.monotonic()
+                self.store.market.save(list(self._latest.values()))
+
+    async def _mark_loop(self) -> None:
+        interval = self.settings.engine.mark_interval_ms / 1000
+        sample_every = self.settings.engine.equity_sample_seconds
+        sampled_at: float | None = None
+        while True:
+            await self.clock.sleep(interval)
+            sample = sampled_at is None or self.clock.monotonic() - sampled_at >= sample_every
+            if sample:
+                sampled_at = self.clock.monotonic()
+            self.mark(sample_equity=sample)
+
+    def mark(self, *, sample_equity: bool = False) -> None:
+        """Publish every running account marked to market; store an equity sample."""
+        now = self.clock.now()
+        publish = self.bus.publish
+        points: list[EquityPoint] = []
+        for worker in self._manager().workers.values():
+            if worker.state is not WorkerState.RUNNING or worker.broker is None:
+                continue
+            account = worker.broker.account()
+            publish(AccountEvent(time=now, account=account))
+            for position in worker.broker.positions():
+                publish(PositionEvent(time=now, position=position))
+            if sample_equity:
+                points.append(
+                    EquityPoint(
+                        account_id=account.account_id,
+                        time=now,
+                        balance=account.balance,
+                        equity=account.equity,
+                        margin=account.margin,
+                    )
+                )
+        if points:
+            after_commit(self.store.equity.add(points), lambda: None)
+        publish(SystemEvent(time=now, status=self.status()))

@@ -1,0 +1,379 @@
+"""A worker: the running unit for one broker account.
+
+It connects the account's broker, feeds it and the account's strategies with
+quotes, sends the strategies' orders one at a time, and stores every change
+to the ledger before anyone hears of it. A worker knows nothing of
+supervision: when it fails it calls `on_crash` and its manager decides.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections import OrderedDict
+from collections.abc import Callable
+from datetime import datetime, time
+from decimal import Decimal
+
+from config.models import AccountConfig, BrokerKind, InstrumentConfig
+from engine.brokers.base import Broker, Changes, OrderRequest, TradeResult
+from engine.brokers.paper import PaperBroker
+from engine.commit import after_commit
+from engine.errors import Conflict, EngineError
+from engine.models import (
+    AccountEvent,
+    AccountSnapshot,
+    FillEvent,
+    OrderEvent,
+    Position,
+    PositionEvent,
+    Quote,
+    Side,
+    Signal,
+    SignalEvent,
+    StrategyInfo,
+    WorkerEvent,
+    WorkerInfo,
+    WorkerState,
+)
+from engine.runtime import Runtime
+from engine.strategies import create_strategy
+from engine.strategies.base import Strategy
+
+QuoteHandler = Callable[[Quote], None]
+
+_WARM_UP_BARS = 200
+_REMEMBERED_CLIENT_IDS = 10_000
+
+
+class Worker:
+    def __init__(
+        self,
+        account: AccountConfig,
+        runtime: Runtime,
+        on_crash: Callable[[Worker, BaseException], None],
+    ) -> None:
+        self.account = account
+        self.rt = runtime
+        self._on_crash = on_crash
+        self.info = WorkerInfo(
+            account_id=account.id,
+            name=account.name,
+            broker=account.broker,
+            enabled=account.enabled,
+            symbols=list(account.symbols),
+            created_at=runtime.clock.now(),
+        )
+        self.broker: Broker | None = None
+        self.strategies: dict[str, Strategy] = {}
+        self._orders: asyncio.Queue[OrderRequest | tuple[int, str]] = asyncio.Queue()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._send_lock = asyncio.Lock()
+        self._by_client_id: OrderedDict[str, TradeResult] = OrderedDict()
+        self.crashes = 0
+
+    # --- state ---------------------------------------------------------------
+
+    @property
+    def account_id(self) -> str:
+        return self.account.id
+
+    @property
+    def state(self) -> WorkerState:
+        return self.info.status
+
+    def set_state(self, state: WorkerState, *, error: str | None = None, **changes: object) -> None:
+        self.info = self.info.model_copy(update={"status": state, "error": error, **changes})
+        self.rt.bus.publish(WorkerEvent(time=self.rt.clock.now(), worker=self.info))
+
+    # --- lifecycle -----------------------------------------------------------
+
+    async def start(self) -> None:
+        """Connect, restore the ledger, build and warm the strategies, start the tasks."""
+        clock = self.rt.clock
+        self.set_state(
+            WorkerState.STARTING,
+            worker_id=f"{self.account_id}-{uuid.uuid4().hex[:8]}",
+            started_at=clock.now(),
+            stopped_at=None,
+        )
+        self.broker = await self._connect()
+        for symbol in self.account.symbols:
+            quote = self.rt.market.quote(symbol)
+            if quote is not None:
+                self._apply_quote_changes(self.broker.on_quote(quote))
+        self.strategies = self._build_strategies()
+        self._spawn(self._order_loop(), "orders")
+        self._spawn(self._heartbeat_loop(), "heartbeat")
+        self.set_state(WorkerState.RUNNING, heartbeat_at=clock.now())
+        self.rt.log(
+            f"worker started ({len(self.strategies)} strategies on "
+            f"{', '.join(self.account.symbols)})",
+            account_id=self.account_id,
+        )
+
+    async def stop(self, timeout: float) -> None:
+        """Stop the tasks and disconnect; never waits longer than `timeout`."""
+        self.set_state(WorkerState.STOPPING)
+        await self.halt(timeout)
+        self.set_state(WorkerState.STOPPED, stopped_at=self.rt.clock.now())
+        self.rt.log("worker stopped", account_id=self.account_id)
+
+    async def halt(self, timeout: float) -> None:
+        """Cancel the tasks and disconnect the broker, leaving the state as it is."""
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks, timeout=timeout)
+        self._tasks.clear()
+        for strategy in self.strategies.values():
+            strategy.stop()
+        self._drain_orders()
+        if self.broker is not None:
+            with contextlib.suppress(Exception, TimeoutError):
+                async with asyncio.timeout(timeout):
+                    await self.broker.disconnect()
+
+    def quote_handler(self, symbol: str) -> QuoteHandler:
+        """The hot path for one symbol, with everything it needs bound once."""
+        assert self.broker is not None
+        broker_on_quote = self.broker.on_quote
+        apply = self._apply_quote_changes
+        strategies = tuple(s.on_quote for s in self.strategies.values() if symbol in s.symbols)
+
+        def handle(quote: Quote) -> None:
+            changes = broker_on_quote(quote)
+            if changes is not None:
+                apply(changes)
+            for on_quote in strategies:
+                on_quote(quote)
+
+        return handle
+
+    # --- orders --------------------------------------------------------------
+
+    async def send(self, request: OrderRequest) -> TradeResult:
+        """Send one order. The same `client_order_id` twice returns the first result."""
+        if self.broker is None or self.state is not WorkerState.RUNNING:
+            raise Conflict(f"Worker {self.account_id} is not running.")
+        async with self._send_lock:
+            known = self._by_client_id.get(request.client_order_id)
+            if known is None:
+                stored = await self.rt.store.ledger.order_by_client_id(
+                    self.account_id, request.client_order_id
+                )
+                if stored is not None:
+                    known = TradeResult(stored.retcode or 0, "duplicate client_order_id", stored)
+            if known is not None:
+                return known
+            result = await self.broker.send_order(request)
+            await self._record(result.changes)
+            self._remember(request.client_order_id, result)
+        if not result.ok:
+            self.rt.log(
+                f"order rejected ({result.retcode}): {result.message}",
+                level="warning",
+                account_id=self.account_id,
+            )
+        return result
+
+    async def close_position(self, ticket: int) -> TradeResult:
+        if self.broker is None:
+            raise Conflict(f"Worker {self.account_id} is not running.")
+        async with self._send_lock:
+            result = await self.broker.close_position(ticket)
+            await self._record(result.changes)
+        return result
+
+    # --- what the engine reads -----------------------------------------------
+
+    def account_snapshot(self) -> AccountSnapshot | None:
+        return self.broker.account() if self.broker is not None else None
+
+    def strategy_infos(self) -> list[StrategyInfo]:
+        if self.strategies:
+            return [s.info(self.account_id) for s in self.strategies.values()]
+        settings = self.rt.settings
+        return [
+            StrategyInfo(
+                id=settings.strategy_id(self.account, i),
+                account_id=self.account_id,
+                kind=cfg.kind,
+                params=cfg.params,
+                symbols=settings.strategy_symbols(self.account, cfg),
+                timeframe=settings.strategy_timeframe(cfg),
+            )
+            for i, cfg in enumerate(self.account.strategies)
+        ]
+
+    # --- internals -----------------------------------------------------------
+
+    async def _connect(self) -> Broker:
+        if self.account.broker is not BrokerKind.PAPER:
+            raise EngineError(
+                f"Account {self.account_id} uses the {self.account.broker.value} broker, "
+                "which this version cannot run; only paper accounts trade."
+            )
+        clock = self.rt.clock
+        now = clock.now()
+        day_start = datetime.combine(now.date(), time.min, tzinfo=now.tzinfo)
+        ledger = await self.rt.store.ledger.load(
+            self.account_id, self.account.starting_balance, day_start
+        )
+        broker = PaperBroker(
+            self.account,
+            self.rt.instruments,
+            clock,
+            self.rt.tickets,
+            ledger,
+            quote_source=self.rt.market.quote,
+        )
+        await broker.connect()
+        return broker
+
+    def _build_strategies(self) -> dict[str, Strategy]:
+        settings = self.rt.settings
+        context = _Context(self)
+        strategies: dict[str, Strategy] = {}
+        now = self.rt.clock.now()
+        for index, cfg in enumerate(self.account.strategies):
+            if not cfg.enabled:
+                continue
+            strategy_id = settings.strategy_id(self.account, index)
+            timeframe = settings.strategy_timeframe(cfg)
+            symbols = settings.strategy_symbols(self.account, cfg)
+            strategy = create_strategy(
+                cfg.kind,
+                strategy_id,
+                cfg.params,
+                symbols,
+                timeframe,
+                settings.strategy_risk(self.account, cfg),
+                context,
+            )
+            for symbol in symbols:
+                strategy.warm_up(self.rt.market.history(symbol, timeframe, _WARM_UP_BARS, now))
+            strategies[strategy_id] = strategy
+        return strategies
+
+    def _spawn(self, coro: object, name: str) -> None:
+        task: asyncio.Task[None] = asyncio.create_task(coro, name=f"{self.account_id}:{name}")  # type: ignore[arg-type]
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            self._on_crash(self, task.exception())  # type: ignore[arg-type]
+
+    async def _order_loop(self) -> None:
+        while True:
+            item = await self._orders.get()
+            if isinstance(item, OrderRequest):
+                await self.send(item)
+            else:
+                ticket, reason = item
+                result = await self.close_position(ticket)
+                if not result.ok:
+                    self.rt.log(
+                        f"closing position {ticket} ({reason}) failed: {result.message}",
+                        level="warning",
+                        account_id=self.account_id,
+                    )
+
+    async def _heartbeat_loop(self) -> None:
+        interval = self.rt.settings.engine.heartbeat_seconds
+        while True:
+            await self.rt.clock.sleep(interval)
+            self.info = self.info.model_copy(update={"heartbeat_at": self.rt.clock.now()})
+
+    def _drain_orders(self) -> None:
+        while not self._orders.empty():
+            self._orders.get_nowait()
+
+    def _remember(self, client_order_id: str, result: TradeResult) -> None:
+        self._by_client_id[client_order_id] = result
+        if len(self._by_client_id) > _REMEMBERED_CLIENT_IDS:
+            self._by_client_id.popitem(last=False)
+
+    def _record(self, changes: Changes) -> asyncio.Future[None]:
+        """Store a broker's changes; publish them once committed."""
+        future = self.rt.store.ledger.record(
+            self.account_id, changes, starting_balance=self.account.starting_balance
+        )
+        after_commit(future, lambda: self._publish(changes))
+        return future
+
+    def _apply_quote_changes(self, changes: Changes | None) -> None:
+        if changes:
+            self._record(changes)
+
+    def _publish(self, changes: Changes) -> None:
+        now = self.rt.clock.now()
+        publish = self.rt.bus.publish
+        for order in changes.orders:
+            publish(OrderEvent(time=now, order=order))
+        for fill in changes.fills:
+            publish(FillEvent(time=now, fill=fill))
+        for position in changes.positions:
+            publish(PositionEvent(time=now, position=position))
+        for position in changes.closed:
+            publish(PositionEvent(time=now, position=position, closed=True))
+        snapshot = self.account_snapshot()
+        if snapshot is not None:
+            publish(AccountEvent(time=now, account=snapshot))
+
+
+class _Context:
+    """The worker as its strategies see it."""
+
+    def __init__(self, worker: Worker) -> None:
+        self._worker = worker
+        self.account_id = worker.account_id
+        self.clock = worker.rt.clock
+
+    def instrument(self, symbol: str) -> InstrumentConfig:
+        return self._worker.rt.instruments[symbol]
+
+    def account(self) -> AccountSnapshot:
+        snapshot = self._worker.account_snapshot()
+        assert snapshot is not None, "strategies run only while the broker is connected"
+        return snapshot
+
+    def balance(self) -> Decimal:
+        return self.account().balance
+
+    def positions(self, symbol: str | None = None) -> list[Position]:
+        broker = self._worker.broker
+        if broker is None:
+            return []
+        positions = broker.positions()
+        return positions if symbol is None else [p for p in positions if p.symbol == symbol]
+
+    def quote(self, symbol: str) -> Quote | None:
+        return self._worker.rt.market.quote(symbol)
+
+    def submit(self, request: OrderRequest) -> None:
+        self._worker._orders.put_nowait(request)
+
+    def close_position(self, ticket: int, reason: str) -> None:
+        self._worker._orders.put_nowait((ticket, reason))
+
+    def signal(self, strategy_id: str, symbol: str, side: Side, strength: float, reason: str) -> None:
+        rt = self._worker.rt
+        signal = Signal(
+            id=rt.signal_ids(),
+            account_id=self.account_id,
+            strategy_id=strategy_id,
+            symbol=symbol,
+            side=side,
+            strength=strength,
+            reason=reason,
+            time=rt.clock.now(),
+        )
+        after_commit(
+            rt.store.signals.add(signal),
+            lambda: rt.bus.publish(SignalEvent(time=signal.time, signal=signal)),
+        )
