@@ -135,6 +135,14 @@ class Engine:
         await self.stop()
         await self.store.close()
 
+    async def quiesce(self) -> None:
+        """Wait until every write submitted so far is committed and published
+        (tests and benchmarks use it to observe a settled engine)."""
+        for _ in range(3):
+            await asyncio.sleep(0)
+            await self.store.db.writer.flush()
+        await asyncio.sleep(0)
+
     # --- market ----------------------------------------------------------------
 
     def quote(self, symbol: str) -> Quote | None:

@@ -26,6 +26,7 @@ from engine.models import (
     AccountSnapshot,
     FillEvent,
     OrderEvent,
+    OrderSource,
     Position,
     PositionEvent,
     Quote,
@@ -99,6 +100,8 @@ class Worker:
             stopped_at=None,
         )
         self.broker = await self._connect()
+        for order in await self.rt.store.ledger.orders(self.account_id, limit=1000):
+            self._remember(order.client_order_id, TradeResult(order.retcode or 0, "known", order))
         for symbol in self.account.symbols:
             quote = self.rt.market.quote(symbol)
             if quote is not None:
@@ -154,13 +157,17 @@ class Worker:
 
     # --- orders --------------------------------------------------------------
 
-    async def send(self, request: OrderRequest) -> TradeResult:
-        """Send one order. The same `client_order_id` twice returns the first result."""
+    async def send(self, request: OrderRequest, *, durable: bool = True) -> TradeResult:
+        """Send one order. The same `client_order_id` twice returns the first result.
+
+        With `durable`, return only once the outcome is committed (what a person
+        or an API client is told is never lost); strategies don't wait.
+        """
         if self.broker is None or self.state is not WorkerState.RUNNING:
             raise Conflict(f"Worker {self.account_id} is not running.")
         async with self._send_lock:
             known = self._by_client_id.get(request.client_order_id)
-            if known is None:
+            if known is None and request.source is not OrderSource.STRATEGY:
                 stored = await self.rt.store.ledger.order_by_client_id(
                     self.account_id, request.client_order_id
                 )
@@ -169,22 +176,26 @@ class Worker:
             if known is not None:
                 return known
             result = await self.broker.send_order(request)
-            await self._record(result.changes)
             self._remember(request.client_order_id, result)
+            committed = self._record(result.changes)
         if not result.ok:
             self.rt.log(
                 f"order rejected ({result.retcode}): {result.message}",
                 level="warning",
                 account_id=self.account_id,
             )
+        if durable:
+            await committed
         return result
 
-    async def close_position(self, ticket: int) -> TradeResult:
-        if self.broker is None:
+    async def close_position(self, ticket: int, *, durable: bool = True) -> TradeResult:
+        if self.broker is None or self.state is not WorkerState.RUNNING:
             raise Conflict(f"Worker {self.account_id} is not running.")
         async with self._send_lock:
             result = await self.broker.close_position(ticket)
-            await self._record(result.changes)
+            committed = self._record(result.changes)
+        if durable:
+            await committed
         return result
 
     # --- what the engine reads -----------------------------------------------
@@ -272,10 +283,10 @@ class Worker:
         while True:
             item = await self._orders.get()
             if isinstance(item, OrderRequest):
-                await self.send(item)
+                await self.send(item, durable=False)
             else:
                 ticket, reason = item
-                result = await self.close_position(ticket)
+                result = await self.close_position(ticket, durable=False)
                 if not result.ok:
                     self.rt.log(
                         f"closing position {ticket} ({reason}) failed: {result.message}",
@@ -300,6 +311,8 @@ class Worker:
 
     def _record(self, changes: Changes) -> asyncio.Future[None]:
         """Store a broker's changes; publish them once committed."""
+        if not changes and changes.balance is None:
+            return _done()
         future = self.rt.store.ledger.record(
             self.account_id, changes, starting_balance=self.account.starting_balance
         )
@@ -324,6 +337,12 @@ class Worker:
         snapshot = self.account_snapshot()
         if snapshot is not None:
             publish(AccountEvent(time=now, account=snapshot))
+
+
+def _done() -> asyncio.Future[None]:
+    future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    future.set_result(None)
+    return future
 
 
 class _Context:
