@@ -67,8 +67,9 @@ class Writer:
 
     async def flush(self) -> None:
         """Return once everything submitted so far is committed (or has failed)."""
-        if self._closing and self._task is not None:
-            await asyncio.shield(self._task)
+        if self._closing:
+            if self._task is not None and not self._task.done():
+                await asyncio.shield(self._task)
             return
         if self._queue or self._in_flight:
             # Groups commit in order, so an empty group resolves after all before it.
@@ -92,7 +93,7 @@ class Writer:
         whatever was not committed fails."""
         self._closing = True
         self._wake.set()
-        if self._task is not None:
+        if self._task is not None and not self._task.done():
             await self._task
 
     # --- the task ------------------------------------------------------------
@@ -130,7 +131,7 @@ class Writer:
 
     async def _commit(self, batch: list[_Group]) -> None:
         try:
-            await self._transaction(batch)
+            committed = await self._transaction(batch)
         except Exception as error:
             await self._conn.rollback()
             if len(batch) == 1:
@@ -141,17 +142,19 @@ class Writer:
             for group in batch:
                 await self._commit([group])
             return
-        self._batches += 1
+        if committed:
+            self._batches += 1
         self._groups += len(batch)
         for group in batch:
             self._rows += len(group.ops)
             if not group.future.done():
                 group.future.set_result(None)
 
-    async def _transaction(self, batch: list[_Group]) -> None:
+    async def _transaction(self, batch: list[_Group]) -> bool:
+        """Run the batch as one transaction; False when it had no statements."""
         runs = _runs(batch)
         if not runs:
-            return
+            return False
         conn = self._conn
         await conn.execute("BEGIN IMMEDIATE")
         for sql, params in runs:
@@ -160,6 +163,7 @@ class Writer:
             else:
                 await conn.executemany(sql, params)
         await conn.execute("COMMIT")
+        return True
 
     def _error(self, error: Exception) -> StorageError:
         failure = StorageError(f"Writing to {self._path} failed: {error}.")
@@ -167,9 +171,9 @@ class Writer:
         return failure
 
     def _fail_all(self, reason: str) -> None:
-        error = StorageError(f"A write to {self._path} was not committed: {reason}.")
+        message = f"A write to {self._path} was not committed: {reason}."
         for group in [*self._in_flight, *self._queue]:
-            _fail(group, error)
+            _fail(group, StorageError(message))
         self._in_flight = []
         self._queue.clear()
 

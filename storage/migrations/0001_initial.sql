@@ -64,7 +64,6 @@ CREATE TABLE fills (
     time            TEXT NOT NULL
 );
 CREATE INDEX fills_account ON fills (account_id);
-CREATE INDEX fills_position ON fills (position_ticket);
 
 -- Open positions only; a closed one is deleted (its history is in fills).
 CREATE TABLE positions (

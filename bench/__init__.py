@@ -1,0 +1,1 @@
+"""Benchmarks: figures to measure and report, not tests (`python -m bench.<name>`)."""

@@ -1,0 +1,246 @@
+"""A seeded simulated market: bid/ask ticks for every configured instrument.
+
+Each symbol follows its own geometric random walk with the instrument's
+annualised volatility, ticks arriving at random (exponential gaps around
+`ticks_per_second`), spreads that vary around `spread_points` and widen in
+occasional volatility bursts. Prices are kept as floats and become `Decimal`
+only at the edge, as integer points, so quotes are exact to the instrument's
+digits and bid < ask, both above zero, always.
+
+Real markets move too slowly to show a strategy at work in a demo, so time
+runs faster for prices than for the clock: with `time_scale` 60, one second
+on the clock carries the variance of one minute of trading, and a 30-pip stop
+on EURUSD is reached in minutes rather than hours.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from operator import attrgetter
+
+from config.models import InstrumentConfig, Timeframe
+from engine.models import Bar, Quote
+
+DEFAULT_TIME_SCALE = 60.0
+SECONDS_PER_YEAR = 365 * 24 * 3600
+
+# Bursts: about one every ten minutes per symbol, lasting half a minute on
+# average, with three times the volatility and a spread twice as wide.
+BURST_EVERY_SECONDS = 600.0
+BURST_MEAN_SECONDS = 30.0
+BURST_VOLATILITY = 3.0
+BURST_SPREAD = 2.0
+# Calm spreads vary between 80 % and 140 % of `spread_points`.
+SPREAD_LOW = 0.8
+SPREAD_RANGE = 0.6
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MS = timedelta(milliseconds=1)
+_by_time = attrgetter("time")
+
+
+class MarketSimulator:
+    """Every instrument's quotes, advanced on demand to the clock's time.
+
+    Deterministic: the same seed, start and sequence of `step` times give the
+    same quotes. Each symbol draws from its own `random.Random`, and a tick's
+    time is drawn when the previous tick is made, so the quotes do not even
+    depend on how finely time is stepped.
+    """
+
+    def __init__(
+        self,
+        instruments: Mapping[str, InstrumentConfig],
+        seed: int,
+        start: datetime,
+        last_quotes: Mapping[str, Quote] | None = None,
+        *,
+        time_scale: float = DEFAULT_TIME_SCALE,
+    ) -> None:
+        """Start every symbol at `start`, from its last quote when given (a resumed
+        market continues where it stopped), else from its `start_price`."""
+        self.seed = seed
+        self.time_scale = time_scale
+        start_ms = _to_ms(start)
+        self._walks: dict[str, _Walk] = {}
+        for symbol, instrument in instruments.items():
+            last = last_quotes.get(symbol) if last_quotes else None
+            self._walks[symbol] = _Walk.create(
+                symbol, instrument, f"{seed}:{symbol}:{start_ms}", start_ms, time_scale, last
+            )
+
+    def step(self, now: datetime) -> list[Quote]:
+        """Advance every symbol to `now`; the new quotes in time order."""
+        until = _to_ms(now)
+        quotes: list[Quote] = []
+        for walk in self._walks.values():
+            if walk.next_ms <= until:
+                walk.advance(until, quotes)
+        if len(self._walks) > 1:
+            quotes.sort(key=_by_time)  # stable: ties keep the instruments' order
+        return quotes
+
+    def quote(self, symbol: str) -> Quote | None:
+        walk = self._walks.get(symbol)
+        return walk.last if walk is not None else None
+
+    def quotes(self) -> dict[str, Quote]:
+        return {symbol: walk.last for symbol, walk in self._walks.items()}
+
+    def history(self, symbol: str, timeframe: Timeframe, count: int, end: datetime) -> list[Bar]:
+        """`count` closed bars before the period that contains `end`, oldest first,
+        the last one closing at the current price: warm-up history that joins the
+        live bars without a gap, so strategies can trade on their first live bar.
+
+        The same arguments give the same bars; an unknown symbol gives none."""
+        walk = self._walks.get(symbol)
+        if walk is None or count <= 0:
+            return []
+        seconds = timeframe.seconds
+        rng = random.Random(f"{self.seed}:{symbol}:{timeframe.value}:{_to_ms(end)}")
+        sigma = walk.sigma * math.sqrt(seconds)
+        digits = walk.digits
+        ticks = max(1, round(seconds * walk.ticks_per_second))
+        first_open = (_to_ms(end) // 1000 // seconds - count) * seconds
+        bars: list[Bar] = []
+        close = walk.last.mid
+        # Walk backwards from the current price: each bar opens where the one
+        # before it closed.
+        for index in range(count - 1, -1, -1):
+            open_ = close / math.exp(sigma * rng.gauss(0.0, 1.0))
+            high = max(open_, close) * math.exp(abs(rng.gauss(0.0, 0.5)) * sigma)
+            low = min(open_, close) / math.exp(abs(rng.gauss(0.0, 0.5)) * sigma)
+            bars.append(
+                Bar(
+                    symbol=symbol,
+                    timeframe=timeframe,
+                    time=_EPOCH + timedelta(seconds=first_open + index * seconds),
+                    open=round(open_, digits),
+                    high=round(high, digits),
+                    low=round(low, digits),
+                    close=round(close, digits),
+                    ticks=ticks,
+                )
+            )
+            close = open_
+        bars.reverse()
+        return bars
+
+
+@dataclass(slots=True)
+class _Walk:
+    """One symbol's price process and its precomputed constants."""
+
+    symbol: str
+    rng: random.Random
+    digits: int
+    point: float
+    point_units: int  # one point in units of 10**-digits
+    spread: float  # base spread in points
+    sigma: float  # log-price volatility per square-root second of clock time
+    ticks_per_second: float
+    price: float  # mid, in price units
+    last_ms: int
+    next_ms: int
+    burst_until_ms: int
+    last: Quote = field(init=False)
+
+    @classmethod
+    def create(
+        cls,
+        symbol: str,
+        instrument: InstrumentConfig,
+        seed: str,
+        start_ms: int,
+        time_scale: float,
+        last: Quote | None,
+    ) -> _Walk:
+        digits = instrument.digits
+        point_units = instrument.point.scaleb(digits)
+        if point_units != point_units.to_integral_value() or point_units < 1:
+            raise ValueError(
+                f"{symbol}: point {instrument.point} is not a multiple of 10^-{digits}"
+            )
+        walk = cls(
+            symbol=symbol,
+            rng=random.Random(seed),
+            digits=digits,
+            point=float(instrument.point),
+            point_units=int(point_units),
+            spread=float(max(1, instrument.spread_points)),
+            sigma=instrument.volatility * math.sqrt(time_scale / SECONDS_PER_YEAR),
+            ticks_per_second=instrument.ticks_per_second,
+            price=last.mid if last is not None else float(instrument.start_price),
+            last_ms=start_ms,
+            next_ms=start_ms,
+            burst_until_ms=start_ms,
+        )
+        if last is None:
+            walk.last = walk.make_quote(start_ms, round(walk.spread))
+        else:
+            walk.last = Quote.model_construct(
+                symbol=symbol, bid=last.bid, ask=last.ask, time=_from_ms(start_ms), mid=last.mid
+            )
+        walk.next_ms = start_ms + walk.gap_ms()
+        return walk
+
+    def gap_ms(self) -> int:
+        return 1 + int(self.rng.expovariate(self.ticks_per_second) * 1000)
+
+    def advance(self, until_ms: int, out: list[Quote]) -> None:
+        """Emit every tick due by `until_ms` into `out`."""
+        rng = self.rng
+        gauss = rng.gauss
+        uniform = rng.random
+        sigma = self.sigma
+        spread = self.spread
+        ms = self.next_ms
+        while ms <= until_ms:
+            dt = (ms - self.last_ms) / 1000.0
+            self.last_ms = ms
+            if ms < self.burst_until_ms:
+                burst = True
+            elif uniform() < dt / BURST_EVERY_SECONDS:
+                burst = True
+                self.burst_until_ms = ms + int(rng.expovariate(1 / BURST_MEAN_SECONDS) * 1000)
+            else:
+                burst = False
+            if burst:
+                self.price *= math.exp(sigma * BURST_VOLATILITY * math.sqrt(dt) * gauss(0.0, 1.0))
+                width = spread * BURST_SPREAD
+            else:
+                self.price *= math.exp(sigma * math.sqrt(dt) * gauss(0.0, 1.0))
+                width = spread
+            points = round(width * (SPREAD_LOW + SPREAD_RANGE * uniform())) or 1
+            self.last = quote = self.make_quote(ms, points)
+            out.append(quote)
+            ms += self.gap_ms()
+        self.next_ms = ms
+
+    def make_quote(self, ms: int, spread_points: int) -> Quote:
+        """A quote around the current mid, in whole points; the bid never below one point."""
+        bid_points = round(self.price / self.point - spread_points / 2)
+        if bid_points < 1:
+            bid_points = 1
+        ask_points = bid_points + spread_points
+        units, digits = self.point_units, -self.digits
+        return Quote.model_construct(
+            symbol=self.symbol,
+            bid=Decimal(bid_points * units).scaleb(digits),
+            ask=Decimal(ask_points * units).scaleb(digits),
+            time=_from_ms(ms),
+            mid=(bid_points + ask_points) * 0.5 * self.point,
+        )
+
+
+def _to_ms(when: datetime) -> int:
+    return (when - _EPOCH) // _MS
+
+
+def _from_ms(ms: int) -> datetime:
+    return _EPOCH + timedelta(milliseconds=ms)

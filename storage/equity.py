@@ -1,0 +1,46 @@
+"""Equity history: balance, equity and margin per account over time."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from datetime import datetime
+
+from engine.models import EquityPoint
+from storage.codec import row_params, timestamp, upsert_sql
+from storage.db import Database
+
+_COLUMNS = tuple(EquityPoint.model_fields)
+# One point per account and instant: a repeated time replaces the point.
+_UPSERT = upsert_sql("equity_history", _COLUMNS, ("account_id", "time"))
+
+
+class EquityStore:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def add(self, points: Sequence[EquityPoint]) -> asyncio.Future[None]:
+        return self._db.writer.submit([(_UPSERT, row_params(p, _COLUMNS)) for p in points])
+
+    async def history(
+        self,
+        account_id: str,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 1000,
+    ) -> list[EquityPoint]:
+        """The newest `limit` points in [since, until], oldest first (as a chart draws them)."""
+        where = ["account_id = ?"]
+        params: list[object] = [account_id]
+        if since is not None:
+            where.append("time >= ?")
+            params.append(timestamp(since))
+        if until is not None:
+            where.append("time <= ?")
+            params.append(timestamp(until))
+        rows = await self._db.fetchall(
+            f"SELECT * FROM equity_history WHERE {' AND '.join(where)} ORDER BY time DESC LIMIT ?",
+            (*params, limit),
+        )
+        return [EquityPoint.model_validate(dict(r)) for r in reversed(rows)]

@@ -1,0 +1,42 @@
+"""The store the engine holds: one database and a repository per concept."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from config.models import StorageSettings
+from storage.accounts import AccountStateStore
+from storage.alerts import AlertStore
+from storage.db import Database
+from storage.equity import EquityStore
+from storage.events import EventLogStore
+from storage.ledger import LedgerStore
+from storage.market import MarketStateStore
+from storage.meta import MetaStore
+from storage.signals import SignalStore
+
+
+class Store:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.ledger = LedgerStore(db)
+        self.accounts = AccountStateStore(db)
+        self.equity = EquityStore(db)
+        self.signals = SignalStore(db)
+        self.alerts = AlertStore(db)
+        self.events = EventLogStore(db)
+        self.market = MarketStateStore(db)
+        self.meta = MetaStore(db)
+
+    @classmethod
+    async def open(cls, path: Path, settings: StorageSettings | None = None) -> Store:
+        """Open the database at `path` (settings.path is resolved by the caller)."""
+        settings = settings or StorageSettings()
+        db = await Database.open(
+            path, synchronous=settings.synchronous, batch_max=settings.batch_max
+        )
+        return cls(db)
+
+    async def close(self) -> None:
+        """Commit everything submitted, then close the file."""
+        await self.db.close()

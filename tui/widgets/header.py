@@ -1,0 +1,59 @@
+"""The top two lines: engine state, mode, workers, equity, today's P&L, the
+engine's clock and where the engine is."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from rich.console import RenderableType
+from rich.table import Table
+from rich.text import Text
+from textual.widgets import Static
+
+from engine.models import EngineState
+from tui import formatting as fmt
+from tui.state import PanelState
+
+_STATE_STYLES = {
+    EngineState.RUNNING: "bold green",
+    EngineState.STARTING: "yellow",
+    EngineState.STOPPING: "yellow",
+    EngineState.STOPPED: "bold red",
+}
+
+
+class StatusHeader(Static):
+    DEFAULT_CSS = """
+    StatusHeader {
+        height: 2;
+        background: $panel;
+        color: $foreground;
+        padding: 0 1;
+    }
+    """
+
+    def show(self, state: PanelState, where: str) -> None:
+        self.update(render_header(state, where))
+
+
+def render_header(state: PanelState, where: str) -> RenderableType:
+    """Two lines: the engine and its workers, then money; time and place on the right."""
+    first = Text.assemble(("tradedeck", "bold"))
+    system = state.system
+    if system is not None:
+        first.append(f"  {system.state.value}", style=_STATE_STYLES[system.state])
+        first.append(f"  {system.mode.value}", style="bold magenta" if system.mode == "live" else "")
+    first.append(f"  workers {state.workers_running}/{len(state.workers)} running")
+    accounts = state.accounts.values()
+    equity = sum((a.equity for a in accounts), Decimal(0))
+    today = sum((a.pnl_today for a in accounts), Decimal(0))
+    second = Text(f"equity {fmt.money(equity)}  today ")
+    second.append_text(fmt.pnl(today))
+    open_alerts = state.open_alerts
+    second.append(f"  alerts {open_alerts}", style="bold red" if open_alerts else "dim")
+    grid = Table.grid(expand=True)
+    grid.add_column(no_wrap=True, overflow="ellipsis")
+    grid.add_column(justify="right", no_wrap=True)
+    grid.add_row(first, fmt.clock(state.time))
+    grid.add_row(second, Text(where, style="dim"))
+    return grid

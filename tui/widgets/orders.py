@@ -1,0 +1,46 @@
+"""The orders pane: open orders and the recent closed ones, newest first,
+keyed by ticket."""
+
+from __future__ import annotations
+
+from tui import formatting as fmt
+from tui.state import PanelState
+from tui.widgets.keyed_table import Column, KeyedTable, Row
+
+
+class OrdersTable(KeyedTable):
+    COLUMNS = (
+        Column("ticket", "Ticket", 6),
+        Column("account", "Account", 12),
+        Column("symbol", "Symbol", 7),
+        Column("side", "Side", 4),
+        Column("type", "Type", 6),
+        Column("volume", "Lots", 5, numeric=True),
+        Column("price", "Price", 10, numeric=True),
+        Column("status", "Status", 9),
+        Column("time", "Time", 8),
+    )
+
+
+def order_rows(state: PanelState) -> list[Row]:
+    rows: list[Row] = []
+    for ticket in sorted(state.orders, reverse=True):
+        o = state.orders[ticket]
+        shown_price = o.fill_price if o.fill_price is not None else o.price
+        rows.append(
+            (
+                str(ticket),
+                (
+                    str(ticket),
+                    o.account_id,
+                    o.symbol,
+                    fmt.side(o.side),
+                    o.type.value,
+                    fmt.right(fmt.volume(o.volume)),
+                    fmt.right(fmt.price(shown_price, state.digits.get(o.symbol))),
+                    fmt.order_status(o.status),
+                    fmt.hms(o.updated_at),
+                ),
+            )
+        )
+    return rows

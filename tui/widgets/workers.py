@@ -1,0 +1,89 @@
+"""The workers pane: one row per account, keyed by account id."""
+
+from __future__ import annotations
+
+from textual.binding import Binding
+
+from engine.models import WorkerState
+from tui import formatting as fmt
+from tui.messages import OpenWorker, WorkerAction, WorkerCommand
+from tui.state import PanelState
+from tui.widgets.keyed_table import Column, KeyedTable, Row
+
+_PERMISSION = {
+    "start": "workers.start",
+    "stop": "workers.stop",
+    "restart": "workers.restart",
+}
+
+
+class WorkersTable(KeyedTable):
+    COLUMNS = (
+        Column("account", "Account", 14),
+        Column("state", "State", 12),
+        Column("equity", "Equity", 12, numeric=True),
+        Column("today", "Today", 10, numeric=True),
+        Column("positions", "Pos", 3, numeric=True),
+        Column("orders", "Ord", 3, numeric=True),
+        Column("restarts", "Rst", 3, numeric=True),
+    )
+
+    BINDINGS = [
+        Binding(
+            "enter",
+            "open",
+            "Detail",
+            id="workers.open",
+            tooltip="Open the worker's detail: strategies, validation, orders, equity",
+        ),
+        Binding("s", "command('start')", "Start", id="workers.start", tooltip="Start this worker"),
+        Binding("x", "command('stop')", "Stop", id="workers.stop", tooltip="Stop this worker"),
+        Binding(
+            "r",
+            "command('restart')",
+            "Restart",
+            id="workers.restart",
+            tooltip="Stop this worker and start it again with a new worker id",
+        ),
+    ]
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "command":
+            permitted = self.permitted(_PERMISSION[str(parameters[0])])
+            return (permitted and self.cursor_key is not None) or None
+        if action == "open":
+            return self.cursor_key is not None or None
+        return True
+
+    def action_command(self, action: WorkerAction) -> None:
+        if (account_id := self.cursor_key) is not None:
+            self.post_message(WorkerCommand(action, account_id))
+
+    def action_open(self) -> None:
+        if (account_id := self.cursor_key) is not None:
+            self.post_message(OpenWorker(account_id))
+
+
+def worker_rows(state: PanelState) -> list[Row]:
+    rows: list[Row] = []
+    for account_id in sorted(state.workers):
+        worker = state.workers[account_id]
+        account = state.accounts.get(account_id)
+        status = fmt.worker_state(worker.status)
+        if worker.status is WorkerState.ERROR:
+            status.append(" !", style="bold red")
+        rows.append(
+            (
+                account_id,
+                (
+                    account_id,
+                    status,
+                    fmt.right(fmt.money(account.equity if account else None)),
+                    fmt.pnl(account.pnl_today if account else None),
+                    fmt.right(str(account.open_positions) if account else fmt.DASH),
+                    fmt.right(str(account.pending_orders) if account else fmt.DASH),
+                    fmt.right(str(worker.restarts)),
+                ),
+            )
+        )
+    return rows
