@@ -12,15 +12,18 @@ _WHOLE_FILE = "(file)"
 
 
 def render_report(report: ValidationReport) -> Table:
-    """Errors first, then warnings, each in file order."""
+    """Errors first, then warnings, each in the order they were found."""
     table = Table(title=report.subject, title_justify="left", expand=False)
     table.add_column("severity", no_wrap=True)
     table.add_column("path", style="cyan", overflow="fold")
     table.add_column("message", overflow="fold")
     for issue in [*report.errors, *report.warnings]:
         style = _STYLES[issue.severity]
+        # Text, not markup: messages quote TOML tables such as [instruments].
         table.add_row(
-            Text(issue.severity.value, style=style), issue.path or _WHOLE_FILE, issue.message
+            Text(issue.severity.value, style=style),
+            Text(issue.path or _WHOLE_FILE),
+            Text(issue.message),
         )
     return table
 

@@ -118,7 +118,10 @@ def _check_account(
         report.error(field_path(*at, "symbols"), f"account {account.id!r} has no symbols")
     symbols = [(field_path(*at, "symbols", j), s) for j, s in enumerate(account.symbols)]
     _check_unique(report, "symbol", symbols)
+    first_paths: dict[str, str] = {}  # an unknown symbol listed twice is reported once
     for path, symbol in symbols:
+        first_paths.setdefault(symbol, path)
+    for symbol, path in first_paths.items():
         if symbol not in settings.instruments:
             report.error(path, f"{symbol} is not defined under [instruments]")
     if account.broker is BrokerKind.MT5:

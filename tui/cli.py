@@ -15,6 +15,7 @@ from pathlib import Path
 
 from platformdirs import user_data_path
 from rich.console import Console
+from rich.text import Text
 
 from config.loader import ConfigError, check_file, load_settings
 from config.models import Settings
@@ -32,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = load_settings(args.config)
     except ConfigError as error:
-        console.print(f"[bold red]{error}[/]")
+        console.print(Text(str(error), style="bold red"))
         console.print(render_report(error.report))
         return 1
     db_path = resolve_db_path(args, settings)
@@ -110,7 +111,7 @@ async def _run_panel(settings: Settings, db_path: Path, console: Console) -> int
     try:
         engine = await Engine.open(settings, db_path)
     except StorageError as error:
-        console.print(f"[bold red]{error}[/]")
+        console.print(Text(str(error), style="bold red"))
         return 1
     try:
         await engine.start()

@@ -10,8 +10,8 @@ anywhere: every change comes back as `Changes` for the worker to store.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 
@@ -112,9 +112,14 @@ class PaperBroker:
         if book is None:
             return None
         bid, ask = quote.bid, quote.ask
-        if bid <= book.bid_low or bid >= book.bid_high or ask >= book.ask_high or ask <= book.ask_low:
+        if (
+            bid <= book.bid_low
+            or bid >= book.bid_high
+            or ask >= book.ask_high
+            or ask <= book.ask_low
+        ):
             return self._on_trigger(book, quote)
-        if book.units and self._margin_level_low(book, quote):
+        if book.exposed and self._margin_level_low(book, quote):
             return self._on_trigger(book, quote)
         return None
 
@@ -204,19 +209,19 @@ class PaperBroker:
 
     def _send(self, request: OrderRequest, ticket: int) -> TradeResult:
         now = self._clock.now()
-        order = _order(request, ticket, now)
-        spec = self._specs.get(request.symbol)
         if request.client_order_id in self._client_ids:
-            # Never recorded: the store keeps one order per client_order_id.
+            # Not recorded: the store keeps one order per client_order_id.
             message = f"An order with client_order_id {request.client_order_id!r} exists."
             return TradeResult(retcodes.INVALID, message, None)
+        self._client_ids.add(request.client_order_id)
+        order = _order(request, self.account_id, ticket, now)
+        spec = self._specs.get(request.symbol)
         problem = self._check(request, spec, now)
         if problem is not None:
             retcode, reason = problem
             return self._reject(order, retcode, reason, now)
         assert spec is not None  # `_check` refuses unknown symbols
         order = order.model_copy(update=_rounded_prices(request, spec))
-        self._client_ids.add(request.client_order_id)
         if order.type is OrderType.MARKET:
             changes = Changes()
             order = self._execute(order, spec, self._quotes[order.symbol], now, changes)
@@ -278,7 +283,9 @@ class PaperBroker:
                 f"There is no quote to convert {spec.profit_currency} "
                 f"into {self._config.currency}.",
             )
-        required = self._added_margin(request, spec, entry, rate)
+        required = self._added_margin(
+            request.symbol, request.side, request.volume, request.position_ticket, entry, rate
+        )
         if required > 0:
             unrealised, margin = self._exposure()
             free = self._balance + unrealised - margin
@@ -314,18 +321,25 @@ class PaperBroker:
         return None
 
     def _added_margin(
-        self, request: OrderRequest, spec: _Spec, price: Decimal, rate: Decimal
+        self,
+        symbol: str,
+        side: Side,
+        volume: Decimal,
+        closes: int | None,
+        price: Decimal,
+        rate: Decimal,
     ) -> Decimal:
-        """Margin the order adds: none for a close, the part beyond the opposite
+        """Margin an order adds (volume * contract size * price / leverage, in the
+        account currency): none for a close, only the part beyond the opposite
         position for a netting reduction or reversal."""
-        if request.position_ticket is not None:
+        if closes is not None:
             return _ZERO
-        volume = request.volume
         if self._netting:
-            held = self._net_position(request.symbol)
-            if held is not None and held.side is not request.side:
+            held = self._net_position(symbol)
+            if held is not None and held.side is not side:
                 volume = max(_ZERO, volume - held.volume)
-        return _money(volume * spec.contract_size * price / self._leverage * rate)
+        notional = volume * self._specs[symbol].contract_size * price
+        return _money(notional / self._leverage * rate)
 
     def _reject(self, order: Order, retcode: int, reason: str, now: datetime) -> TradeResult:
         order = order.model_copy(
@@ -376,7 +390,6 @@ class PaperBroker:
             }
         )
         changes.orders.append(order)
-        changes.positions[:] = [self._mark(self._positions[p.ticket]) for p in changes.positions]
         return order
 
     def _open(
@@ -404,7 +417,7 @@ class PaperBroker:
         )
         self._positions[position.ticket] = position
         self._deal(order, position, DealEntry.IN, volume, price, _ZERO, now, changes)
-        changes.positions.append(self._mark(position))
+        _changed(changes, self._mark(position))
 
     def _add(
         self,
@@ -420,10 +433,11 @@ class PaperBroker:
         position.average = (position.average * position.volume + price * volume) / total
         position.open_price = position.average.quantize(spec.quantum, ROUND_HALF_EVEN)
         position.volume = total
-        if order.sl is not None or order.tp is not None:
-            position.sl, position.tp = order.sl, order.tp
+        # As on MT5, a deal's SL/TP replace the position's.
+        position.sl = order.sl if order.sl is not None else position.sl
+        position.tp = order.tp if order.tp is not None else position.tp
         self._deal(order, position, DealEntry.IN, volume, price, _ZERO, now, changes)
-        changes.positions.append(self._mark(position))
+        _changed(changes, self._mark(position))
 
     def _reduce(
         self,
@@ -439,7 +453,7 @@ class PaperBroker:
         self._deal(order, position, DealEntry.OUT, volume, price, profit, now, changes)
         position.volume -= volume
         if position.volume > 0:
-            changes.positions.append(self._mark(position))
+            _changed(changes, self._mark(position))
             return
         del self._positions[position.ticket]
         self._closed.add(position.ticket)
@@ -506,7 +520,7 @@ class PaperBroker:
         for order in sorted(book.orders.values(), key=_ticket):
             self._trigger_order(order, spec, quote, now, changes)
         self._stop_out(now, changes)
-        return changes if changes or changes.balance is not None else None
+        return changes or None
 
     def _trigger_order(
         self, order: Order, spec: _Spec, quote: Quote, now: datetime, changes: Changes
@@ -537,9 +551,10 @@ class PaperBroker:
         del self._orders[order.ticket]
         rate = self._rate(spec.profit_currency)
         unrealised, margin = self._exposure()
-        required = _money(order.volume * spec.contract_size * (ask if buy else bid))
-        required = _money(required / self._leverage * (rate or _ZERO))
-        if rate is None or required > self._balance + unrealised - margin:
+        free = self._balance + unrealised - margin
+        if rate is None or free < self._added_margin(
+            order.symbol, order.side, order.volume, None, ask if buy else bid, rate
+        ):
             changes.orders.append(
                 order.model_copy(
                     update={
@@ -602,7 +617,7 @@ class PaperBroker:
 
     def _margin_level_low(self, book: _Book, quote: Quote) -> bool:
         """Float estimate: has this quote taken the margin level under the stop-out?"""
-        rate = self._rate_f(book, quote)
+        rate = self._rate_f(book)
         upnl = rate * (
             book.long_units * float(quote.bid)
             - book.long_cost
@@ -637,7 +652,7 @@ class PaperBroker:
             book.watch_order(order)
         self._books[symbol] = book
         quote = self._quotes.get(symbol)
-        if quote is not None and book.units:
+        if quote is not None and book.exposed:
             self._margin_level_low(book, quote)
 
     def _exposure(self) -> tuple[Decimal, Decimal]:
@@ -720,19 +735,18 @@ class PaperBroker:
         self._rates[currency] = rate
         return rate
 
-    def _rate_f(self, book: _Book, quote: Quote) -> float:
-        """The same rate as a float, for the hot path's estimate."""
-        pair = book.spec.rate_pair
-        if pair is None:
+    def _rate_f(self, book: _Book) -> float:
+        """`_rate` as a float from the pair's mid, for the hot path's estimate."""
+        pairs = book.spec.pairs
+        if pairs is None:
             return 1.0
-        symbol, inverse = pair
-        source = quote if symbol == quote.symbol else self._lookup(symbol)
-        if source is None:
-            source = self._lookup(book.spec.rate_pair_reversed)
-            if source is None:
-                return book.rate
-            inverse = not inverse
-        book.rate = 1.0 / source.mid if inverse else source.mid
+        direct = self._lookup(pairs[0])
+        if direct is not None:
+            book.rate = direct.mid
+        else:
+            inverse = self._lookup(pairs[1])
+            if inverse is not None:
+                book.rate = 1.0 / inverse.mid
         return book.rate
 
     def _roll_day(self, now: datetime) -> None:
@@ -760,8 +774,7 @@ class _Spec:
     fillings: frozenset[str]
     default_filling: Filling
     profit_currency: str
-    rate_pair: tuple[str, bool] | None  # (symbol, inverse) converting profit to the account
-    rate_pair_reversed: str
+    pairs: tuple[str, str] | None  # (direct, inverse) pairs converting profit to the account
     days: frozenset[int]
     sessions: tuple[tuple[int, int], ...]  # (start, end) in seconds of the UTC day
 
@@ -780,8 +793,9 @@ class _Spec:
             fillings=fillings,
             default_filling=next((f for f in Filling if f.value in fillings), Filling.FOK),
             profit_currency=profit,
-            rate_pair=None if profit == account_currency else (profit + account_currency, False),
-            rate_pair_reversed=account_currency + profit,
+            pairs=None
+            if profit == account_currency
+            else (profit + account_currency, account_currency + profit),
             days=frozenset(instrument.trading_days),
             sessions=tuple(_session(hours) for hours in instrument.trading_hours),
         )
@@ -849,15 +863,15 @@ class _Book:
     short_units: float = 0.0
     short_cost: float = 0.0
     margin_units: float = 0.0
-    units: bool = False  # any position at all
+    exposed: bool = False  # any position at all
     upnl: float = 0.0  # last estimate, in the account currency
     margin: float = 0.0
-    rate: float = field(default=1.0)
+    rate: float = 1.0  # last profit -> account currency rate seen
 
     def watch_position(self, position: _Open, leverage: Decimal) -> None:
         units = float(position.volume * self.spec.contract_size)
         cost = units * float(position.open_price)
-        self.units = True
+        self.exposed = True
         self.margin_units += cost / float(leverage)
         if position.side is _BUY:
             self.long_units += units
@@ -894,10 +908,16 @@ class _Book:
             self.ask_low = level
 
 
-def _order(request: OrderRequest, ticket: int, now: datetime) -> Order:
+def _changed(changes: Changes, position: Position) -> None:
+    """Report `position` as changed once, in its latest state."""
+    changes.positions[:] = [p for p in changes.positions if p.ticket != position.ticket]
+    changes.positions.append(position)
+
+
+def _order(request: OrderRequest, account_id: str, ticket: int, now: datetime) -> Order:
     return Order(
         ticket=ticket,
-        account_id=request.account_id,
+        account_id=account_id,
         client_order_id=request.client_order_id,
         symbol=request.symbol,
         side=request.side,
@@ -955,9 +975,7 @@ def _pending_problem(
     name = f"{request.side.value} {request.type.value.replace('_', '-')}"
     if price <= 0:
         return f"The {name} price must be above zero, not {price}."
-    below = request.type is OrderType.LIMIT
-    if buy != below:
-        below = not below  # sell limits rest above, sell stops below
+    below = (request.type is OrderType.LIMIT) == buy
     distance = market - price if below else price - market
     if distance <= 0 or distance < spec.stops:
         where = "below" if below else "above"
@@ -996,7 +1014,7 @@ def _stops_problem(
 
 
 def _stop_hit(position: _Open, bid: Decimal, ask: Decimal) -> str | None:
-    """"[sl]" or "[tp]" when the quote reaches the position's stop loss or take profit."""
+    """ "[sl]" or "[tp]" when the quote reaches the position's stop loss or take profit."""
     sl, tp = position.sl, position.tp
     if position.side is _BUY:
         if sl is not None and bid <= sl:
@@ -1012,7 +1030,7 @@ def _stop_hit(position: _Open, bid: Decimal, ask: Decimal) -> str | None:
 
 
 def _session(hours: str) -> tuple[int, int]:
-    """"08:00-17:30" as seconds of the day; "24:00" is the end of the day."""
+    """ "08:00-17:30" as seconds of the day; "24:00" is the end of the day."""
     start, end = hours.split("-")
     return _seconds(start), _seconds(end)
 

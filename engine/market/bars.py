@@ -21,16 +21,16 @@ class BarBuilder:
     """
 
     __slots__ = (
-        "symbol",
-        "timeframe",
-        "_seconds",
-        "_open_time",
+        "_close",
         "_end",
-        "_open",
         "_high",
         "_low",
-        "_close",
+        "_open",
+        "_open_time",
+        "_seconds",
         "_ticks",
+        "symbol",
+        "timeframe",
     )
 
     def __init__(self, symbol: str, timeframe: Timeframe) -> None:

@@ -238,15 +238,9 @@ class Strategy(ABC, Generic[SeriesT]):
         """Open a position on `decision.side` if every limit allows; say what happened."""
         symbol, side, risk = bar.symbol, decision.side, self.risk
         held = [p for p in positions if p.ticket not in self._closing]
-        mine = [p for p in held if p.strategy_id == self.id]
-        if any(p.symbol == symbol and p.side is side for p in mine) or any(
-            f.symbol == symbol and f.side is side for f in self._in_flight
-        ):
-            return f"skipped: already {'long' if side is Side.BUY else 'short'} {symbol}"
-        if len(held) + len(self._in_flight) >= risk.max_positions:
-            return f"skipped: max_positions {risk.max_positions} reached"
-        if len(mine) + len(self._in_flight) >= risk.max_concurrent_trades:
-            return f"skipped: max_concurrent_trades {risk.max_concurrent_trades} reached"
+        blocked = self._count_limits(symbol, side, held)
+        if blocked:
+            return blocked
         quote = self.ctx.quote(symbol)
         if quote is None:
             return f"skipped: no quote for {symbol}"
@@ -263,17 +257,9 @@ class Strategy(ABC, Generic[SeriesT]):
                 f"volume_min {instrument.volume_min}"
             )
         new_risk = volume * loss_per_lot(risk, instrument, rate)
-        at_risk = self._open_risk(held, rates)
-        if at_risk is None:
-            return f"skipped: no {rates.missing} rate to value the open risk"
-        total = at_risk + new_risk
-        limit = account.balance * Decimal(str(risk.portfolio_risk_percent)) / 100
-        if total > limit:
-            share = total / account.balance * 100 if account.balance > 0 else Decimal(0)
-            return (
-                f"skipped: portfolio_risk_percent {risk.portfolio_risk_percent:g} would be "
-                f"exceeded ({share:.2f}% of balance at risk)"
-            )
+        blocked = self._portfolio_risk_limit(account.balance, new_risk, held, rates)
+        if blocked:
+            return blocked
         entry = quote.ask if side is Side.BUY else quote.bid
         sl, tp = stop_prices(side, entry, risk, instrument)
         self.ctx.submit(
@@ -294,6 +280,40 @@ class Strategy(ABC, Generic[SeriesT]):
         self._in_flight.append(_InFlight(symbol, side, new_risk, self.ctx.clock.now()))
         digits = instrument.digits
         return f"{side.value} {volume} {symbol} at {entry:.{digits}f}, SL {sl}, TP {tp}"
+
+    def _count_limits(self, symbol: str, side: Side, held: list[Position]) -> str | None:
+        """Why a new position may not open by count alone, or None. Orders in flight
+        are all this strategy's, so they count toward both limits."""
+        mine = [p for p in held if p.strategy_id == self.id]
+        in_flight = self._in_flight
+        if any(p.symbol == symbol and p.side is side for p in mine) or any(
+            f.symbol == symbol and f.side is side for f in in_flight
+        ):
+            return f"skipped: already {'long' if side is Side.BUY else 'short'} {symbol}"
+        risk = self.risk
+        if len(held) + len(in_flight) >= risk.max_positions:
+            return f"skipped: max_positions {risk.max_positions} reached"
+        if len(mine) + len(in_flight) >= risk.max_concurrent_trades:
+            return f"skipped: max_concurrent_trades {risk.max_concurrent_trades} reached"
+        return None
+
+    def _portfolio_risk_limit(
+        self, balance: Decimal, new_risk: Decimal, held: list[Position], rates: _Rates
+    ) -> str | None:
+        """Why a new position risking `new_risk` may not open, or None: the account's
+        loss if every stop were hit would exceed `portfolio_risk_percent` of `balance`."""
+        at_risk = self._open_risk(held, rates)
+        if at_risk is None:
+            return f"skipped: no {rates.missing} rate to value the open risk"
+        total = at_risk + new_risk
+        percent = self.risk.portfolio_risk_percent
+        if total <= balance * Decimal(str(percent)) / 100:
+            return None
+        share = total / balance * 100 if balance > 0 else Decimal(0)
+        return (
+            f"skipped: portfolio_risk_percent {percent:g} would be exceeded "
+            f"({share:.2f}% of balance at risk)"
+        )
 
     def _open_risk(self, positions: list[Position], rates: _Rates) -> Decimal | None:
         """Loss to the stops of `positions` plus the orders in flight, or None when

@@ -27,6 +27,7 @@ def test_the_table_lists_errors_before_warnings_with_their_paths() -> None:
     assert " error " in rows[0] and "accounts[0].symbols" in rows[0]
     assert " error " in rows[1] and "(file)" in rows[1] and "line 3" in rows[1]
     assert " warning " in rows[2] and "defaults.risk" in rows[2]
+    assert "no [defaults.risk] section" in rows[2]  # brackets are text, not markup
 
 
 def test_errors_are_red_and_warnings_yellow() -> None:

@@ -332,3 +332,11 @@ def test_field_paths() -> None:
     assert field_path("accounts", 0, "risk", "risk_percent") == "accounts[0].risk.risk_percent"
     assert field_path("instruments", "EURUSD", "volume_step") == "instruments.EURUSD.volume_step"
     assert field_path("instruments", "US500.cash", "point") == 'instruments["US500.cash"].point'
+
+
+def test_an_unknown_symbol_listed_twice_is_reported_once_as_unknown() -> None:
+    data = base()
+    data["accounts"][1]["symbols"] = ["XAUUSD", "EURUSD", "XAUUSD"]
+    report = check(data)
+    assert [i.path for i in report.issues] == ["accounts[1].symbols[2]", "accounts[1].symbols[0]"]
+    assert "duplicate" in report.issues[0].message and "XAUUSD" in report.issues[1].message

@@ -1,0 +1,224 @@
+"""One worker up close: its state, strategies, validation, recent orders and
+fills, positions and an equity sparkline. Opened with `enter` on a worker."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, cast
+
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Label, Sparkline, Static
+
+from config.issues import ValidationReport
+from engine.models import StrategyInfo, WorkerDetail, WorkerInfo
+from tui import formatting as fmt
+from tui.messages import WorkerAction, WorkerCommand
+from tui.state import PanelState, Region
+from tui.widgets.header import StatusHeader
+
+if TYPE_CHECKING:
+    from tui.app import TradeDeckApp
+
+_RECENT = 10
+
+
+class WorkerDetailScreen(Screen[None]):
+    BINDINGS = [
+        Binding("escape", "app.pop_screen", "Back", id="detail.back", tooltip="Back to the panes"),
+        Binding("s", "command('start')", "Start", id="workers.start", tooltip="Start this worker"),
+        Binding("x", "command('stop')", "Stop", id="workers.stop", tooltip="Stop this worker"),
+        Binding(
+            "r",
+            "command('restart')",
+            "Restart",
+            id="workers.restart",
+            tooltip="Stop this worker and start it again with a new worker id",
+        ),
+    ]
+
+    def __init__(self, account_id: str) -> None:
+        super().__init__()
+        self.account_id = account_id
+        self.detail: WorkerDetail | None = None
+        self._seen: tuple[object, ...] | None = None
+
+    def compose(self) -> ComposeResult:
+        yield StatusHeader(id="header")
+        with VerticalScroll(id="detail"):
+            yield Static(id="detail-summary")
+            yield Static(id="detail-validation")
+            yield Label("Strategies", classes="detail-heading")
+            yield DataTable(id="detail-strategies", cursor_type="none")
+            yield Label("Equity", classes="detail-heading", id="detail-equity-label")
+            yield Sparkline([], id="detail-equity")
+            yield Label("Positions", classes="detail-heading")
+            yield DataTable(id="detail-positions", cursor_type="none")
+            yield Label("Recent orders", classes="detail-heading")
+            yield DataTable(id="detail-orders", cursor_type="none")
+            yield Label("Recent fills", classes="detail-heading")
+            yield DataTable(id="detail-fills", cursor_type="none")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self._columns("#detail-strategies", "Strategy", "Kind", "State", "TF", "Symbols", "Params")
+        self._columns("#detail-positions", "Ticket", "Symbol", "Side", "Lots", "Open", "Price", "P&L")
+        self._columns("#detail-orders", "Ticket", "Symbol", "Side", "Type", "Lots", "Price", "Status")
+        self._columns("#detail-fills", "Ticket", "Order", "Symbol", "Side", "Entry", "Lots", "Price")
+        self.query_one("#detail").focus()
+        self.paint(self._app.state, {Region.HEADER, Region.WORKERS})
+
+    def paint(self, state: PanelState, dirty: set[Region]) -> None:
+        if Region.HEADER in dirty:
+            self.query_one(StatusHeader).show(state, self._app.client.description)
+        worker = state.workers.get(self.account_id)
+        if Region.WORKERS in dirty and worker is not None:
+            # Reload the detail when the worker itself changed (state, new run, error).
+            seen = (worker.status, worker.worker_id, worker.error, worker.restarts)
+            if seen != self._seen:
+                self._seen = seen
+                self.load()
+
+    @work(exclusive=True, group="worker-detail")
+    async def load(self) -> None:
+        detail = await self._app.attempt(
+            f"Could not load {self.account_id}", self._app.client.worker_detail(self.account_id)
+        )
+        if detail is not None:
+            self.show(detail)
+
+    def show(self, detail: WorkerDetail) -> None:
+        self.detail = detail
+        self.query_one("#detail-summary", Static).update(render_summary(detail))
+        self.query_one("#detail-validation", Static).update(render_validation(detail.validation))
+        self._fill(
+            "#detail-strategies",
+            [_strategy_row(s) for s in detail.strategies],
+        )
+        equity = [float(point.equity) for point in detail.equity]
+        self.query_one("#detail-equity", Sparkline).data = equity
+        label = "Equity" if not equity else f"Equity ({len(equity)} samples)"
+        self.query_one("#detail-equity-label", Label).update(label)
+        self._fill(
+            "#detail-positions",
+            [
+                (
+                    str(p.ticket),
+                    p.symbol,
+                    fmt.side(p.side),
+                    fmt.right(fmt.volume(p.volume)),
+                    fmt.right(fmt.price(p.open_price)),
+                    fmt.right(fmt.price(p.current_price)),
+                    fmt.pnl(p.profit),
+                )
+                for p in detail.positions
+            ],
+        )
+        self._fill(
+            "#detail-orders",
+            [
+                (
+                    str(o.ticket),
+                    o.symbol,
+                    fmt.side(o.side),
+                    o.type.value,
+                    fmt.right(fmt.volume(o.volume)),
+                    fmt.right(fmt.price(o.fill_price if o.fill_price is not None else o.price)),
+                    fmt.order_status(o.status),
+                )
+                for o in detail.orders[:_RECENT]
+            ],
+        )
+        self._fill(
+            "#detail-fills",
+            [
+                (
+                    str(f.ticket),
+                    str(f.order_ticket),
+                    f.symbol,
+                    fmt.side(f.side),
+                    f.entry.value,
+                    fmt.right(fmt.volume(f.volume)),
+                    fmt.right(fmt.price(f.price)),
+                )
+                for f in detail.fills[:_RECENT]
+            ],
+        )
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "command":
+            return f"workers.{parameters[0]}" in self._app.client.permissions or None
+        return True
+
+    def action_command(self, action: WorkerAction) -> None:
+        self.post_message(WorkerCommand(action, self.account_id))
+
+    def _columns(self, selector: str, *labels: str) -> None:
+        table = self.query_one(selector, DataTable)
+        for label in labels:
+            table.add_column(label, key=label)
+
+    def _fill(self, selector: str, rows: list[tuple[str | Text, ...]]) -> None:
+        table = self.query_one(selector, DataTable)
+        table.clear()
+        for row in rows:
+            table.add_row(*row)
+        table.display = bool(rows)
+
+    @property
+    def _app(self) -> TradeDeckApp:
+        return cast("TradeDeckApp", self.app)
+
+
+def render_summary(detail: WorkerDetail) -> Table:
+    worker: WorkerInfo = detail.worker
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold")
+    grid.add_column()
+    grid.add_column(style="bold")
+    grid.add_column()
+    account = detail.account
+    grid.add_row("Account", worker.account_id, "State", fmt.worker_state(worker.status))
+    grid.add_row("Worker id", worker.worker_id or fmt.DASH, "Started", fmt.stamp(worker.started_at))
+    grid.add_row("Broker", worker.broker.value, "Restarts", str(worker.restarts))
+    if account is not None:
+        grid.add_row(
+            "Balance", fmt.money(account.balance), "Equity", fmt.money(account.equity)
+        )
+        grid.add_row("Today", fmt.pnl(account.pnl_today), "Free margin", fmt.money(account.free_margin))
+    if worker.error:
+        grid.add_row("Error", Text(worker.error, style="bold red"), "", "")
+    return grid
+
+
+def render_validation(report: ValidationReport) -> Group | Text:
+    if not report.issues:
+        return Text("Validation: no errors, no warnings", style="green")
+    lines = [
+        Text(
+            f"Validation: {len(report.errors)} errors, {len(report.warnings)} warnings",
+            style="bold red" if report.errors else "yellow",
+        )
+    ]
+    for issue in report.issues:
+        style = "red" if issue in report.errors else "yellow"
+        lines.append(Text.assemble((f"  {issue.severity.value:<8}", style), f"{issue.path}: {issue.message}"))
+    return Group(*lines)
+
+
+def _strategy_row(strategy: StrategyInfo) -> tuple[str | Text, ...]:
+    params = json.dumps(strategy.params, separators=(", ", "="), sort_keys=True)
+    return (
+        strategy.id,
+        strategy.kind,
+        Text(strategy.state.value, style="green" if strategy.state == "running" else "dim"),
+        strategy.timeframe.value,
+        ", ".join(strategy.symbols),
+        params.strip("{}").replace('"', ""),
+    )
