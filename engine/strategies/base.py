@@ -174,7 +174,8 @@ class Strategy(ABC, Generic[SeriesT]):
                 self.evaluate(bar, self._series[bar.symbol])
 
     def pause(self) -> None:
-        """Keep updating indicators and keep positions; open nothing new."""
+        """Keep updating indicators and keep positions (no entries, no exits: the
+        stops at the broker still guard them); decisions are signalled as skipped."""
         self._require_not_stopped("paused")
         self.state = _PAUSED
 
@@ -309,7 +310,7 @@ class Strategy(ABC, Generic[SeriesT]):
         percent = self.risk.portfolio_risk_percent
         if total <= balance * Decimal(str(percent)) / 100:
             return None
-        share = total / balance * 100 if balance > 0 else Decimal(0)
+        share = total / balance * 100
         return (
             f"skipped: portfolio_risk_percent {percent:g} would be exceeded "
             f"({share:.2f}% of balance at risk)"

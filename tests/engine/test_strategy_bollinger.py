@@ -12,8 +12,7 @@ from tests.engine.strategy_harness import RecordingContext, make_strategy, run_b
 #   bar 6: close 1.1006 back above the mean 1.09965: the long closes
 #   bar 7: close 1.1040 above the upper band 1.10268
 #   bar 8: close 1.1000 back below the mean 1.10090: the short closes
-CLOSES = ["1.1000", "1.1012", "1.0998", "1.1010", "1.0980", "1.0990", "1.1006", "1.1040",
-          "1.1000"]  # fmt: skip
+CLOSES = "1.1000 1.1012 1.0998 1.1010 1.0980 1.0990 1.1006 1.1040 1.1000".split()
 
 
 def test_enters_beyond_the_bands_and_exits_at_the_mean() -> None:
@@ -45,8 +44,13 @@ def test_exits_only_its_own_positions() -> None:
     ctx = RecordingContext()
     strategy = make_strategy("bollinger_reversion", {"period": 4, "deviations": 1.0}, ctx)
     run_bars(strategy, ctx, "EURUSD", CLOSES[:5])  # long #1 opened at bar 4
-    other = ctx.add_position("EURUSD", Side.BUY, ctx.orders[0].volume, ctx.quotes["EURUSD"].ask,
-                             strategy_id="someone-else")  # fmt: skip
+    other = ctx.add_position(
+        "EURUSD",
+        Side.BUY,
+        ctx.orders[0].volume,
+        ctx.quotes["EURUSD"].ask,
+        strategy_id="someone-else",
+    )
 
     run_bars(strategy, ctx, "EURUSD", CLOSES[5:7], first_index=5)
 

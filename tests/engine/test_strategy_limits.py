@@ -126,8 +126,14 @@ def test_positions_being_closed_do_not_count() -> None:
     # and may open the long in its place, even before the close is confirmed.
     ctx = RecordingContext(fill=False)
     strategy = donchian(ctx, max_positions=1)
-    short = ctx.add_position("EURUSD", Side.SELL, Decimal("0.1"), Decimal("1.1000"),
-                             sl=Decimal("1.1030"), strategy_id="s1")  # fmt: skip
+    short = ctx.add_position(
+        "EURUSD",
+        Side.SELL,
+        Decimal("0.1"),
+        Decimal("1.1000"),
+        sl=Decimal("1.1030"),
+        strategy_id="s1",
+    )
 
     signals = run_bars(strategy, ctx, "EURUSD", BREAKOUT)
 

@@ -16,8 +16,7 @@ from tests.engine.strategy_harness import (
 
 # fast=2, slow=4: below until bar 5 (fast 1.09810 > slow 1.09780), above until
 # bar 8 (fast 1.09750 < slow 1.09980).
-CLOSES = ["1.1000", "1.0990", "1.0980", "1.0970", "1.0960", "1.1002", "1.1040", "1.1000",
-          "1.0950", "1.0900"]  # fmt: skip
+CLOSES = "1.1000 1.0990 1.0980 1.0970 1.0960 1.1002 1.1040 1.1000 1.0950 1.0900".split()
 PARAMS = {"fast": 2, "slow": 4}
 
 
@@ -47,8 +46,11 @@ def test_cross_up_buys_and_cross_down_reverses() -> None:
 
     buy, sell = ctx.orders
     assert (buy.side, buy.volume, buy.sl, buy.tp) == (
-        Side.BUY, Decimal("0.33"), Decimal("1.10110"), Decimal("1.11010")
-    )  # fmt: skip
+        Side.BUY,
+        Decimal("0.33"),
+        Decimal("1.10110"),
+        Decimal("1.11010"),
+    )
     assert buy.client_order_id == f"s1:EURUSD:{epoch(5)}"
     assert buy.source is OrderSource.STRATEGY and buy.strategy_id == "s1"
     assert buy.account_id == "account-test" and buy.price is None
@@ -105,7 +107,6 @@ def test_a_touch_without_crossing_is_not_a_signal() -> None:
 
     # Binary-exact prices: fast is above from bar 2, touches slow at bar 3
     # (1.375 == (1.25 + 1.5 + 1.375) / 3) and is above again at bar 4.
-    signals = run_bars(strategy, ctx, "EURUSD", ["1.0000", "1.2500", "1.5000", "1.3750",
-                                                  "1.5000"])  # fmt: skip
+    signals = run_bars(strategy, ctx, "EURUSD", "1.0000 1.2500 1.5000 1.3750 1.5000".split())
 
     assert signals == {}

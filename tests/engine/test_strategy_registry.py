@@ -26,9 +26,14 @@ def build(kind: str, params: dict[str, object]) -> Strategy:
 
 def test_create_strategy_fills_defaults() -> None:
     strategy = create_strategy(
-        "bollinger_reversion", "b1", {}, ["EURUSD"], Timeframe.S15, RiskSettings(),
+        "bollinger_reversion",
+        "b1",
+        {},
+        ["EURUSD"],
+        Timeframe.S15,
+        RiskSettings(),
         RecordingContext(),
-    )  # fmt: skip
+    )
     assert strategy.info("a").params == {"period": 20, "deviations": 2.0}
     assert strategy.timeframe is Timeframe.S15
 

@@ -76,12 +76,14 @@ def test_below_volume_min_sizes_to_zero() -> None:
 
 def test_stop_prices_from_the_entry_side() -> None:
     assert stop_prices(Side.BUY, Decimal("1.10413"), risk(), EURUSD) == (
-        Decimal("1.10113"), Decimal("1.11013")
-    )  # fmt: skip
+        Decimal("1.10113"),
+        Decimal("1.11013"),
+    )
     settings = risk(stop_loss_pips=50, take_profit_pips=100)
     assert stop_prices(Side.SELL, Decimal("2000.55"), settings, XAUUSD) == (
-        Decimal("2005.55"), Decimal("1990.55")
-    )  # fmt: skip
+        Decimal("2005.55"),
+        Decimal("1990.55"),
+    )
 
 
 def test_stop_prices_round_to_the_instrument_digits() -> None:

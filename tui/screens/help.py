@@ -45,7 +45,10 @@ class HelpScreen(ModalScreen[None]):
         for where, bindings in self.sections:
             for binding in bindings:
                 table.add_row(
-                    where, Text(self._keys(binding), style="bold"), binding.description, binding.tooltip
+                    where,
+                    Text(self._keys(binding), style="bold"),
+                    binding.description,
+                    binding.tooltip,
                 )
         table.focus()
 

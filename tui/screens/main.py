@@ -17,7 +17,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Tab, Tabs
 
 from engine.models import WorkerState
-from tui.messages import FleetCommand
+from tui.messages import FleetAction, FleetCommand
 from tui.screens.confirm import ConfirmScreen
 from tui.state import PanelState, Region
 from tui.widgets.alerts import AlertsTable, alert_rows
@@ -184,7 +184,7 @@ class MainScreen(Screen[None]):
             return f"workers.{parameters[0]}" in self._app.client.permissions or None
         return True
 
-    def action_fleet(self, action: str) -> None:
+    def action_fleet(self, action: FleetAction) -> None:
         state = self._app.state
         if action == "start_all":
             count = sum(1 for w in state.workers.values() if w.status is WorkerState.STOPPED)
@@ -195,7 +195,7 @@ class MainScreen(Screen[None]):
 
         def answered(yes: bool | None) -> None:
             if yes:
-                self.post_message(FleetCommand("start_all" if action == "start_all" else "stop_all"))
+                self.post_message(FleetCommand(action))
 
         label = "Start all" if action == "start_all" else "Stop all"
         self.app.push_screen(ConfirmScreen(question, confirm_label=label), answered)

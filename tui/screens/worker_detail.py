@@ -27,6 +27,12 @@ if TYPE_CHECKING:
     from tui.app import TradeDeckApp
 
 _RECENT = 10
+_COLUMNS = {
+    "#detail-strategies": ("Strategy", "Kind", "State", "TF", "Symbols", "Params"),
+    "#detail-positions": ("Ticket", "Symbol", "Side", "Lots", "Open", "Price", "P&L"),
+    "#detail-orders": ("Ticket", "Symbol", "Side", "Type", "Lots", "Price", "Status"),
+    "#detail-fills": ("Ticket", "Order", "Symbol", "Side", "Entry", "Lots", "Price"),
+}
 
 
 class WorkerDetailScreen(Screen[None]):
@@ -67,10 +73,10 @@ class WorkerDetailScreen(Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        self._columns("#detail-strategies", "Strategy", "Kind", "State", "TF", "Symbols", "Params")
-        self._columns("#detail-positions", "Ticket", "Symbol", "Side", "Lots", "Open", "Price", "P&L")
-        self._columns("#detail-orders", "Ticket", "Symbol", "Side", "Type", "Lots", "Price", "Status")
-        self._columns("#detail-fills", "Ticket", "Order", "Symbol", "Side", "Entry", "Lots", "Price")
+        for selector, labels in _COLUMNS.items():
+            table = self.query_one(selector, DataTable)
+            for label in labels:
+                table.add_column(label, key=label)
         self.query_one("#detail").focus()
         self.paint(self._app.state, {Region.HEADER, Region.WORKERS})
 
@@ -159,11 +165,6 @@ class WorkerDetailScreen(Screen[None]):
     def action_command(self, action: WorkerAction) -> None:
         self.post_message(WorkerCommand(action, self.account_id))
 
-    def _columns(self, selector: str, *labels: str) -> None:
-        table = self.query_one(selector, DataTable)
-        for label in labels:
-            table.add_column(label, key=label)
-
     def _fill(self, selector: str, rows: list[tuple[str | Text, ...]]) -> None:
         table = self.query_one(selector, DataTable)
         table.clear()
@@ -188,10 +189,10 @@ def render_summary(detail: WorkerDetail) -> Table:
     grid.add_row("Worker id", worker.worker_id or fmt.DASH, "Started", fmt.stamp(worker.started_at))
     grid.add_row("Broker", worker.broker.value, "Restarts", str(worker.restarts))
     if account is not None:
+        grid.add_row("Balance", fmt.money(account.balance), "Equity", fmt.money(account.equity))
         grid.add_row(
-            "Balance", fmt.money(account.balance), "Equity", fmt.money(account.equity)
+            "Today", fmt.pnl(account.pnl_today), "Free margin", fmt.money(account.free_margin)
         )
-        grid.add_row("Today", fmt.pnl(account.pnl_today), "Free margin", fmt.money(account.free_margin))
     if worker.error:
         grid.add_row("Error", Text(worker.error, style="bold red"), "", "")
     return grid
@@ -208,7 +209,8 @@ def render_validation(report: ValidationReport) -> Group | Text:
     ]
     for issue in report.issues:
         style = "red" if issue in report.errors else "yellow"
-        lines.append(Text.assemble((f"  {issue.severity.value:<8}", style), f"{issue.path}: {issue.message}"))
+        label = (f"  {issue.severity.value:<8}", style)
+        lines.append(Text.assemble(label, f"{issue.path}: {issue.message}"))
     return Group(*lines)
 
 

@@ -10,6 +10,7 @@ from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
 
+from config.models import SystemMode
 from engine.models import EngineState
 from tui import formatting as fmt
 from tui.state import PanelState
@@ -42,7 +43,8 @@ def render_header(state: PanelState, where: str) -> RenderableType:
     system = state.system
     if system is not None:
         first.append(f"  {system.state.value}", style=_STATE_STYLES[system.state])
-        first.append(f"  {system.mode.value}", style="bold magenta" if system.mode == "live" else "")
+        live = system.mode is SystemMode.LIVE
+        first.append(f"  {system.mode.value}", style="bold magenta" if live else "")
     first.append(f"  workers {state.workers_running}/{len(state.workers)} running")
     accounts = state.accounts.values()
     equity = sum((a.equity for a in accounts), Decimal(0))

@@ -1,0 +1,65 @@
+"""The panel under test drives the real engine: the shared `engine_factory`
+(virtual clock, seeded market, a temporary SQLite file, the demo accounts)
+wrapped in `LocalEngineClient`, exactly as `tradedeck` wires it."""
+
+from __future__ import annotations
+
+import random
+import uuid
+from collections.abc import Callable, Iterator
+
+import pytest
+from textual.pilot import Pilot
+
+from engine.client import LocalEngineClient
+from engine.engine import Engine
+from engine.models import Alert, Severity
+from tests.conftest import EngineFactory
+
+# Virtual seconds of demo trading before the panel opens: enough for positions,
+# filled orders and fills in every pane.
+WARM_UP_SECONDS = 120
+
+
+@pytest.fixture(autouse=True)
+def stable_worker_ids(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Worker ids are random per start; screenshots need the same ones every run."""
+    rng = random.Random(7)
+    monkeypatch.setattr(uuid, "uuid4", lambda: uuid.UUID(int=rng.getrandbits(128), version=4))
+    yield
+
+
+@pytest.fixture
+async def engine(engine_factory: EngineFactory) -> Engine:
+    engine = await engine_factory()
+    await engine.clock.advance(WARM_UP_SECONDS)  # type: ignore[attr-defined]
+    await engine.quiesce()
+    return engine
+
+
+@pytest.fixture
+def client(engine: Engine) -> LocalEngineClient:
+    return LocalEngineClient(engine)
+
+
+@pytest.fixture
+def raise_alert(engine: Engine) -> Callable[..., Alert]:
+    """Raise a real alert through the engine's alert centre (as a breached limit would)."""
+
+    def raise_(message: str, *, account_id: str = "account-001", key: str | None = None) -> Alert:
+        alert = engine.alerts.raise_alert(
+            "risk_limit", Severity.HIGH, message, account_id=account_id, dedup_key=key
+        )
+        assert alert is not None
+        return alert
+
+    return raise_
+
+
+async def until(pilot: Pilot[object], condition: Callable[[], bool], *, timeout: float = 10.0) -> None:
+    """Let the app run until `condition()` holds (a state, never a duration)."""
+    import asyncio
+
+    async with asyncio.timeout(timeout):
+        while not condition():
+            await pilot.pause(0.01)
