@@ -180,9 +180,33 @@ class StorageSettings(_Section):
     batch_max: int = Field(default=2000, ge=1)
 
 
+class RateLimitSettings(_Section):
+    """Requests per window, per key (or client address) and endpoint group."""
+
+    window_seconds: int = Field(default=60, ge=1)
+    default: int = Field(default=600, ge=1, description="per window, any group not listed")
+    groups: dict[str, int] = Field(
+        default_factory=lambda: {"orders": 120, "auth": 30, "system": 60},
+        description="per-group limits, e.g. workers = 300",
+    )
+    admin_multiplier: int = Field(default=5, ge=1, description="admins get this many times more")
+    login_attempts: int = Field(default=10, ge=1, description="failed logins per window per user/IP")
+
+
 class ServerSettings(_Section):
     host: str = "127.0.0.1"
-    port: int = Field(default=8765, ge=1, le=65535)
+    port: int = Field(default=8765, ge=0, le=65535)
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    secret_file: Path | None = Field(
+        default=None, description="JWT signing secret (0600); default next to the database"
+    )
+    access_token_minutes: int = Field(default=15, ge=1)
+    refresh_token_days: int = Field(default=7, ge=1)
+    ws_heartbeat_seconds: float = Field(default=15.0, gt=0)
+    ws_queue_size: int = Field(default=1000, ge=10)
+    ws_auth_timeout_seconds: float = Field(default=5.0, gt=0)
+    rate_limits: RateLimitSettings = Field(default_factory=RateLimitSettings)
 
 
 class Settings(_Section):

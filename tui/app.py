@@ -113,7 +113,8 @@ class TradeDeckApp(App[None]):
             return
         with self.batch_update():
             for screen in self.screen_stack:
-                if isinstance(screen, MainScreen | WorkerDetailScreen):
+                # A screen still mounting paints everything once it is ready.
+                if isinstance(screen, MainScreen | WorkerDetailScreen) and screen.is_mounted:
                     screen.paint(self.state, dirty)
 
     # --- commands --------------------------------------------------------------

@@ -32,7 +32,8 @@ _ORDER_STYLES = {
     OrderStatus.REJECTED: "red",
     OrderStatus.CANCELLED: "dim",
 }
-_ORDER_LABELS = {OrderStatus.PARTIALLY_FILLED: "partial"}
+# Short enough for the orders pane's fixed Status column.
+_ORDER_LABELS = {OrderStatus.PARTIALLY_FILLED: "partial", OrderStatus.CANCELLED: "canceled"}
 
 
 def money(value: Decimal | None, places: int = MONEY_PLACES) -> str:

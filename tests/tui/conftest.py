@@ -34,6 +34,11 @@ async def engine(engine_factory: EngineFactory) -> Engine:
     engine = await engine_factory()
     await engine.clock.advance(WARM_UP_SECONDS)  # type: ignore[attr-defined]
     await engine.quiesce()
+    # Mark every account at the final quotes: the periodic mark may have run
+    # before the last fills were committed, so this makes the picture the same
+    # on every run.
+    engine.mark()
+    await engine.quiesce()
     return engine
 
 

@@ -116,7 +116,7 @@ class MainScreen(Screen[None]):
             for spec in PANES:
                 yield Pane(spec.table(id=f"{spec.id}-table"), title=spec.title, id=spec.id)
         yield EventLine(id="event-line")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         # Focus belongs to the panes; the tab bar follows them.
@@ -124,6 +124,7 @@ class MainScreen(Screen[None]):
         self._lay_out(self.size)
         self.watch_active_pane(self.active_pane)
         self.pane(self.active_pane).focus_table()
+        self.paint(self._app.state, set(Region))
 
     @property
     def tiled(self) -> bool:

@@ -17,8 +17,8 @@ class AlertsTable(KeyedTable):
         Column("time", "Time", 8),
         Column("severity", "Severity", 8),
         Column("status", "Status", 12),
-        Column("account", "Account", 12),
-        Column("message", "Message", 48),
+        Column("message", "Message", 56),
+        Column("account", "Account", 11),
     )
 
     BINDINGS = [
@@ -56,8 +56,8 @@ def alert_rows(state: PanelState) -> list[Row]:
                     fmt.hms(a.created_at),
                     fmt.severity(a.severity),
                     fmt.alert_status(a.status),
-                    a.account_id or fmt.DASH,
                     a.message,
+                    a.account_id or fmt.DASH,
                 ),
             )
         )

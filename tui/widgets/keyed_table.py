@@ -41,8 +41,6 @@ class KeyedTable(DataTable[Cell]):
         super().__init__(id=id, classes=classes, cursor_type="row", zebra_stripes=True)
         self._shown: dict[str, tuple[Cell, ...]] = {}
         self._rank: dict[str, int] = {}
-
-    def on_mount(self) -> None:
         for column in self.COLUMNS:
             label = Text(column.label, justify="right" if column.numeric else "left")
             self.add_column(label, width=column.width, key=column.key)

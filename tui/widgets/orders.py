@@ -11,13 +11,13 @@ from tui.widgets.keyed_table import Column, KeyedTable, Row
 class OrdersTable(KeyedTable):
     COLUMNS = (
         Column("ticket", "Ticket", 6),
-        Column("account", "Account", 12),
-        Column("symbol", "Symbol", 7),
+        Column("account", "Account", 11),
+        Column("symbol", "Symbol", 6),
         Column("side", "Side", 4),
         Column("type", "Type", 6),
         Column("volume", "Lots", 5, numeric=True),
-        Column("price", "Price", 10, numeric=True),
-        Column("status", "Status", 9),
+        Column("price", "Price", 9, numeric=True),
+        Column("status", "Status", 8),
         Column("time", "Time", 8),
     )
 

@@ -10,12 +10,12 @@ from tui.widgets.keyed_table import Column, KeyedTable, Row
 class PositionsTable(KeyedTable):
     COLUMNS = (
         Column("ticket", "Ticket", 6),
-        Column("account", "Account", 12),
-        Column("symbol", "Symbol", 7),
+        Column("account", "Account", 11),
+        Column("symbol", "Symbol", 6),
         Column("side", "Side", 4),
         Column("volume", "Lots", 5, numeric=True),
-        Column("open", "Open", 10, numeric=True),
-        Column("price", "Price", 10, numeric=True),
+        Column("open", "Open", 9, numeric=True),
+        Column("price", "Price", 9, numeric=True),
         Column("profit", "P&L", 10, numeric=True),
     )
 

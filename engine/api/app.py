@@ -1,0 +1,112 @@
+"""The FastAPI application: middleware, error envelope, and the routers.
+
+Adding an endpoint group is one module in `engine/api/routers/` and one line
+in `ROUTERS`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import uuid
+from typing import Any
+
+from fastapi import FastAPI
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from engine.api import errors
+from engine.api.routers import health, workers
+from engine.engine import Engine
+
+log = logging.getLogger("tradedeck.api")
+
+API_PREFIX = "/api/v1"
+
+# (router module, prefix): every group the API serves.
+ROUTERS = [
+    (health, ""),
+    (workers, API_PREFIX),
+]
+
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+def create_app(engine: Engine, security: Any) -> FastAPI:
+    app = FastAPI(
+        title="tradedeck",
+        version=_version(),
+        openapi_url="/api/openapi.json",
+        docs_url="/api/docs",
+        redoc_url="/api/redoc",
+    )
+    app.state.engine = engine
+    app.state.security = security
+    errors.install(app)
+    for module, prefix in ROUTERS:
+        app.include_router(module.router, prefix=prefix)
+    app.add_middleware(RequestIdMiddleware)
+    return app
+
+
+class RequestIdMiddleware:
+    """Every response carries `X-Request-ID` (the client's, if sane, else a new
+    one), unexpected errors included: this sits outside everything else."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        incoming = dict(scope.get("headers") or []).get(b"x-request-id", b"").decode("latin-1")
+        request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = request_id
+        started = False
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                headers = list(message.get("headers", []))
+                headers.append((b"x-request-id", request_id.encode()))
+                message["headers"] = headers
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        except Exception:
+            log.exception("unhandled error in %s %s", scope.get("method"), scope.get("path"))
+            if started:
+                raise
+            body = json.dumps(
+                {
+                    "error": {
+                        "code": "INTERNAL_ERROR",
+                        "message": "An internal error occurred.",
+                        "details": {},
+                    },
+                    "request_id": request_id,
+                }
+            ).encode()
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 500,
+                    "headers": [
+                        (b"content-type", b"application/json"),
+                        (b"x-request-id", request_id.encode()),
+                    ],
+                }
+            )
+            await send({"type": "http.response.body", "body": body})
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("tradedeck")
+    except PackageNotFoundError:
+        return "0.0.0"

@@ -1,0 +1,67 @@
+"""uvicorn inside the engine's event loop, polite to the terminal it shares.
+
+`uvicorn.Server` normally installs its own signal handlers and logs to the
+console; under the panel both would break the screen. `ApiServer` leaves the
+process's signals alone and is stopped with `should_exit`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Generator
+from typing import Any
+
+import uvicorn
+
+
+class ApiServer(uvicorn.Server):
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        yield
+
+    def install_signal_handlers(self) -> None:  # uvicorn < 0.29
+        return
+
+
+class ServerHandle:
+    """Start the API as a task of the current loop; stop it gracefully."""
+
+    def __init__(self, app: Any, host: str, port: int, **options: Any) -> None:
+        config = uvicorn.Config(
+            app,
+            host=host,
+            port=port,
+            log_config=None,
+            access_log=False,
+            lifespan="off",
+            ws_max_size=64 * 1024,
+            timeout_graceful_shutdown=5,
+            **options,
+        )
+        self.server = ApiServer(config)
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self.server.serve(), name="api:uvicorn")
+        while not self.server.started:
+            if self._task.done():
+                self._task.result()  # raises the bind error
+                raise RuntimeError("the API server stopped while starting")
+            await asyncio.sleep(0.01)
+
+    @property
+    def port(self) -> int:
+        """The bound port (useful with port 0 in tests)."""
+        for server in self.server.servers:
+            for sock in server.sockets:
+                return int(sock.getsockname()[1])
+        return int(self.server.config.port)
+
+    async def stop(self) -> None:
+        if self._task is None:
+            return
+        self.server.should_exit = True
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+        self._task = None
