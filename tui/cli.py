@@ -9,9 +9,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
+import signal
 import sys
+from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from platformdirs import user_data_path
 from rich.console import Console
@@ -20,6 +24,9 @@ from rich.text import Text
 from config.loader import ConfigError, check_file, load_settings
 from config.models import Settings
 from config.report import render_report, summary_line
+
+if TYPE_CHECKING:
+    from engine.engine import Engine
 
 APP_NAME = "tradedeck"
 
@@ -36,9 +43,12 @@ def main(argv: list[str] | None = None) -> int:
         console.print(Text(str(error), style="bold red"))
         console.print(render_report(error.report))
         return 1
+    settings = _with_server_options(args, settings)
     db_path = resolve_db_path(args, settings)
     _log_to_file(db_path.parent / f"{APP_NAME}.log")
-    return asyncio.run(_run_panel(settings, db_path, console))
+    if args.command == "serve":
+        return asyncio.run(_run_headless(settings, db_path, console))
+    return asyncio.run(_run_panel(settings, db_path, console, serve=args.serve))
 
 
 def resolve_db_path(args: argparse.Namespace, settings: Settings) -> Path:
@@ -50,6 +60,18 @@ def resolve_db_path(args: argparse.Namespace, settings: Settings) -> Path:
         return settings.storage.path.expanduser()
     name = "demo.db" if args.config is None else f"{APP_NAME}.db"
     return user_data_path(APP_NAME) / name
+
+
+def secret_path(settings: Settings, db_path: Path) -> Path:
+    """The JWT signing secret: server.secret_file, else next to the database."""
+    return settings.server.secret_file or db_path.with_name(f"{db_path.stem}.jwt-secret")
+
+
+def _with_server_options(args: argparse.Namespace, settings: Settings) -> Settings:
+    changes = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
+    if not changes:
+        return settings
+    return settings.model_copy(update={"server": settings.server.model_copy(update=changes)})
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -69,7 +91,28 @@ def _parser() -> argparse.ArgumentParser:
         "file", nargs="?", type=Path, help="the TOML file (default: --config, or the demo)"
     )
     _common_options(validate)
+    serve = commands.add_parser(
+        "serve",
+        help="run the engine headless, serving REST + WebSocket",
+        description="Run the engine without the panel and serve the API until SIGTERM/Ctrl-C.",
+    )
+    _common_options(serve)
+    _server_options(serve)
+    parser.add_argument(
+        "--serve", action="store_true", help="also serve the API while the panel runs"
+    )
+    _server_options(parser)
     return parser
+
+
+def _server_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--host", default=argparse.SUPPRESS, help="address to bind (default 127.0.0.1)"
+    )
+    parser.add_argument(
+        "--port", type=int, default=argparse.SUPPRESS, help="port to bind (default 8765)"
+    )
+    parser.set_defaults(host=None, port=None)
 
 
 def _common_options(parser: argparse.ArgumentParser) -> None:
@@ -102,24 +145,67 @@ def _validate(args: argparse.Namespace, console: Console) -> int:
     return 0 if report.valid else 1
 
 
-async def _run_panel(settings: Settings, db_path: Path, console: Console) -> int:
+async def _run_panel(settings: Settings, db_path: Path, console: Console, *, serve: bool) -> int:
     from engine.client import LocalEngineClient
-    from engine.engine import Engine
-    from storage.db import StorageError
     from tui.app import TradeDeckApp
+
+    async with _running_engine(settings, db_path, console, serve=serve) as engine:
+        if engine is None:
+            return 1
+        app = TradeDeckApp(LocalEngineClient(engine))
+        await app.run_async()
+        return app.return_code or 0
+    return 1
+
+
+async def _run_headless(settings: Settings, db_path: Path, console: Console) -> int:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(signum, stop.set)
+    async with _running_engine(settings, db_path, console, serve=True) as engine:
+        if engine is None:
+            return 1
+        await stop.wait()
+        return 0
+    return 1
+
+
+@contextlib.asynccontextmanager
+async def _running_engine(
+    settings: Settings, db_path: Path, console: Console, *, serve: bool
+) -> AsyncIterator[Engine | None]:
+    """Open and start the engine (and the API); yield None after printing why not."""
+    from engine.api.service import ApiService
+    from engine.engine import Engine
+    from engine.errors import EngineError
+    from storage.db import StorageError
 
     try:
         engine = await Engine.open(settings, db_path)
     except StorageError as error:
         console.print(Text(str(error), style="bold red"))
-        return 1
+        yield None
+        return
+    api: ApiService | None = None
     try:
         await engine.start()
-        app = TradeDeckApp(LocalEngineClient(engine))
-        await app.run_async()
+        if serve:
+            api = ApiService(engine, settings.server, secret_path=secret_path(settings, db_path))
+            try:
+                await api.start()
+            except (EngineError, OSError) as error:
+                console.print(Text(f"Cannot serve the API: {error}", style="bold red"))
+                api = None
+                yield None
+                return
+            console.print(f"tradedeck API on {api.url}/api/v1 (docs at {api.url}/api/docs)")
+        yield engine
     finally:
+        if api is not None:
+            await api.stop()
         await engine.close()
-    return app.return_code or 0
 
 
 def _log_to_file(path: Path) -> None:

@@ -35,7 +35,10 @@ from engine.models import (
 
 STOP_OUT_LEVEL = Decimal(50)  # margin level in % below which positions are closed
 
+# The float estimate errs towards checking: the exact Decimal check decides.
+_STOP_OUT_F = float(STOP_OUT_LEVEL) + 0.001
 _CENT = Decimal("0.01")
+_NO_PROFIT = Decimal("0.00")
 _ZERO = Decimal(0)
 _HUNDRED = Decimal(100)
 _TWO = Decimal(2)
@@ -67,12 +70,22 @@ class PaperBroker:
         self._clock = clock
         self._tickets = tickets
         self._quote_source = quote_source
+        ledger = ledger or PaperLedger(balance=account.starting_balance)
+        self._tradable = frozenset(account.symbols)
+        # Restored positions and orders stay manageable even in a symbol the
+        # account no longer lists, as long as the instrument is configured.
+        held = {p.symbol for p in ledger.positions} | {o.symbol for o in ledger.orders}
+        unknown = sorted(held - set(instruments))
+        if unknown:
+            raise ValueError(
+                f"Account {account.id} holds positions or orders in {', '.join(unknown)}, "
+                "which no longer have an instrument configured."
+            )
         self._specs = {
             symbol: _Spec.of(instruments[symbol], account.currency)
-            for symbol in account.symbols
+            for symbol in self._tradable | held
             if symbol in instruments
         }
-        ledger = ledger or PaperLedger(balance=account.starting_balance)
         self._balance = ledger.balance
         self._balance_f = float(ledger.balance)
         self._realised = ledger.realised_pnl
@@ -93,7 +106,7 @@ class PaperBroker:
         for order in ledger.orders:
             self._orders[order.ticket] = order
             self._client_ids.add(order.client_order_id)
-        for symbol in {p.symbol for p in ledger.positions} | {o.symbol for o in ledger.orders}:
+        for symbol in held:
             self._refresh(symbol)
 
     async def connect(self) -> None:
@@ -119,8 +132,10 @@ class PaperBroker:
             or ask <= book.ask_low
         ):
             return self._on_trigger(book, quote)
-        if book.exposed and self._margin_level_low(book, quote):
-            return self._on_trigger(book, quote)
+        if book.exposed:
+            self._estimate(book, quote)
+            if (self._balance_f + self._upnl_f) * 100.0 < _STOP_OUT_F * self._margin_f:
+                return self._on_trigger(book, quote)
         return None
 
     # --- requests ------------------------------------------------------------------
@@ -237,7 +252,9 @@ class PaperBroker:
         """Why the request is refused (retcode, plain sentence), or None when it may go."""
         if request.account_id != self.account_id:
             return retcodes.INVALID, f"The order is for account {request.account_id}, not this one."
-        if spec is None:
+        if spec is None or (
+            request.symbol not in self._tradable and request.position_ticket is None
+        ):
             return retcodes.INVALID, f"{request.symbol} is not a symbol this account trades."
         if request.filling.value not in spec.fillings:
             allowed = ", ".join(sorted(spec.fillings)) or "none"
@@ -416,7 +433,7 @@ class PaperBroker:
             comment=order.comment,
         )
         self._positions[position.ticket] = position
-        self._deal(order, position, DealEntry.IN, volume, price, _ZERO, now, changes)
+        self._deal(order, position, DealEntry.IN, volume, price, _NO_PROFIT, now, changes)
         _changed(changes, self._mark(position))
 
     def _add(
@@ -436,7 +453,7 @@ class PaperBroker:
         # As on MT5, a deal's SL/TP replace the position's.
         position.sl = order.sl if order.sl is not None else position.sl
         position.tp = order.tp if order.tp is not None else position.tp
-        self._deal(order, position, DealEntry.IN, volume, price, _ZERO, now, changes)
+        self._deal(order, position, DealEntry.IN, volume, price, _NO_PROFIT, now, changes)
         _changed(changes, self._mark(position))
 
     def _reduce(
@@ -615,8 +632,9 @@ class PaperBroker:
             spec = self._specs[worst.symbol]
             self._close_by_system(worst, spec, self._quotes[worst.symbol], "[so]", now, changes)
 
-    def _margin_level_low(self, book: _Book, quote: Quote) -> bool:
-        """Float estimate: has this quote taken the margin level under the stop-out?"""
+    def _estimate(self, book: _Book, quote: Quote) -> None:
+        """Update the float estimate of the account's unrealised P&L and margin with
+        this symbol's quote; exact Decimal checks follow only when it looks low."""
         rate = self._rate_f(book)
         upnl = rate * (
             book.long_units * float(quote.bid)
@@ -628,8 +646,6 @@ class PaperBroker:
         self._upnl_f += upnl - book.upnl
         self._margin_f += margin - book.margin
         book.upnl, book.margin = upnl, margin
-        # A little slack: the exact check decides, the estimate only must not miss it.
-        return (self._balance_f + self._upnl_f) * 100.0 < 50.0001 * self._margin_f
 
     # --- bookkeeping -----------------------------------------------------------------
 
@@ -653,7 +669,7 @@ class PaperBroker:
         self._books[symbol] = book
         quote = self._quotes.get(symbol)
         if quote is not None and book.exposed:
-            self._margin_level_low(book, quote)
+            self._estimate(book, quote)
 
     def _exposure(self) -> tuple[Decimal, Decimal]:
         """(unrealised P&L, margin) of the open positions, in the account currency."""
@@ -686,7 +702,7 @@ class PaperBroker:
     def _mark(self, position: _Open) -> Position:
         spec = self._specs[position.symbol]
         quote = self._quotes.get(position.symbol)
-        current = profit = None
+        current, profit = None, _NO_PROFIT
         if quote is not None:
             current = quote.bid if position.side is _BUY else quote.ask
             profit = self._profit(position, spec, current, position.volume)
@@ -701,7 +717,7 @@ class PaperBroker:
             sl=position.sl,
             tp=position.tp,
             current_price=current,
-            profit=profit or _ZERO,
+            profit=profit,
             commission=position.commission,
             strategy_id=position.strategy_id,
             magic=position.magic,

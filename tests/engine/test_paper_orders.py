@@ -667,3 +667,32 @@ async def test_time_moves_with_the_clock() -> None:
     await desk.clock.advance(90)
     result = await desk.buy("EURUSD", "0.1")
     assert only(result.changes.fills).time == MONDAY_9AM + timedelta(seconds=90)
+
+
+async def test_restored_positions_in_a_symbol_no_longer_traded_can_still_be_closed() -> None:
+    old = Desk()
+    old.config = old.config.model_copy(update={"symbols": [*SYMBOLS, "AUDUSD"]})
+    old.broker = PaperBroker(old.config, INSTRUMENTS, old.clock, itertools.count(1).__next__)
+    old.quote("AUDUSD", "0.65000", "0.65010")
+    opened = await old.buy("AUDUSD", "1")
+
+    desk = Desk(ledger=old.ledger(), clock=old.clock, first_ticket=100)  # AUDUSD not listed
+    desk.quote("AUDUSD", "0.65100", "0.65110")
+
+    assert (await desk.buy("AUDUSD", "1")).retcode == retcodes.INVALID
+    closed = await desk.close(opened.order.ticket)  # type: ignore[union-attr]
+    assert closed.ok and only(closed.changes.fills).profit == Decimal("90.00")
+
+
+def test_a_ledger_in_an_instrument_that_is_gone_is_refused_in_plain_words() -> None:
+    position = Position(
+        ticket=1,
+        account_id="paper-1",
+        symbol="GONE",
+        side=Side.BUY,
+        volume=Decimal(1),
+        open_price=Decimal(1),
+        open_time=MONDAY_9AM,
+    )
+    with pytest.raises(ValueError, match="GONE"):
+        Desk(ledger=PaperLedger(balance=Decimal(10000), positions=[position]))

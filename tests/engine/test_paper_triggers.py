@@ -259,3 +259,16 @@ async def test_a_quote_in_another_symbol_can_trigger_the_stop_out() -> None:
     assert changes is not None and changes.orders[0].comment == "[so]"
     assert changes.closed[0].symbol == "EURUSD"  # the most losing, not the quoted one
     desk.assert_invariants()
+
+
+async def test_each_order_checks_its_own_side_when_another_level_fires(desk: Desk) -> None:
+    """One quote reaching a sell stop must not fill a buy limit at the same price
+    whose side (the ask) has not reached it."""
+    buy_limit = await desk.buy("EURUSD", "0.1", type=LIMIT, price=Decimal("1.09900"))
+    sell_stop = await desk.sell("EURUSD", "0.1", type=STOP, price=Decimal("1.09900"))
+
+    changes = desk.quote("EURUSD", "1.09900", "1.09910")
+
+    assert changes is not None
+    assert [o.ticket for o in changes.orders] == [sell_stop.order.ticket]  # type: ignore[union-attr]
+    assert desk.broker.open_orders() == [buy_limit.order]

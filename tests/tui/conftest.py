@@ -6,15 +6,18 @@ from __future__ import annotations
 
 import random
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
+from typing import TYPE_CHECKING
 
 import pytest
-from textual.pilot import Pilot
 
 from engine.client import LocalEngineClient
+from engine.clock import VirtualClock
 from engine.engine import Engine
 from engine.models import Alert, Severity
-from tests.conftest import EngineFactory
+
+if TYPE_CHECKING:
+    from tests.conftest import EngineFactory
 
 # Virtual seconds of demo trading before the panel opens: enough for positions,
 # filled orders and fills in every pane.
@@ -32,7 +35,8 @@ def stable_worker_ids(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 @pytest.fixture
 async def engine(engine_factory: EngineFactory) -> Engine:
     engine = await engine_factory()
-    await engine.clock.advance(WARM_UP_SECONDS)  # type: ignore[attr-defined]
+    assert isinstance(engine.clock, VirtualClock)
+    await engine.clock.advance(WARM_UP_SECONDS)
     await engine.quiesce()
     # Mark every account at the final quotes: the periodic mark may have run
     # before the last fills were committed, so this makes the picture the same
@@ -48,6 +52,18 @@ def client(engine: Engine) -> LocalEngineClient:
 
 
 @pytest.fixture
+def trade(engine: Engine) -> Callable[[float], Awaitable[None]]:
+    """Let the demo trade for some virtual seconds, then settle the store."""
+
+    async def trade_(seconds: float) -> None:
+        assert isinstance(engine.clock, VirtualClock)
+        await engine.clock.advance(seconds)
+        await engine.quiesce()
+
+    return trade_
+
+
+@pytest.fixture
 def raise_alert(engine: Engine) -> Callable[..., Alert]:
     """Raise a real alert through the engine's alert centre (as a breached limit would)."""
 
@@ -59,12 +75,3 @@ def raise_alert(engine: Engine) -> Callable[..., Alert]:
         return alert
 
     return raise_
-
-
-async def until(pilot: Pilot[object], condition: Callable[[], bool], *, timeout: float = 10.0) -> None:
-    """Let the app run until `condition()` holds (a state, never a duration)."""
-    import asyncio
-
-    async with asyncio.timeout(timeout):
-        while not condition():
-            await pilot.pause(0.01)
