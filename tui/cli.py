@@ -11,6 +11,7 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import sys
 from collections.abc import AsyncIterator
@@ -37,6 +38,8 @@ def main(argv: list[str] | None = None) -> int:
     console = Console(stderr=True)
     if args.command == "validate":
         return _validate(args, Console())
+    if args.command == "connect":
+        return asyncio.run(_run_remote(args, console))
     try:
         settings = load_settings(args.config)
     except ConfigError as error:
@@ -98,6 +101,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     _common_options(serve)
     _server_options(serve)
+    connect = commands.add_parser(
+        "connect",
+        help="open the panel on a remote engine (tradedeck serve)",
+        description="Open the panel against a headless engine over REST + WebSocket. The token "
+        "(an API key or a JWT access token) comes from --token or TRADEDECK_TOKEN.",
+    )
+    connect.add_argument("url", help="the engine's address, e.g. http://127.0.0.1:8765")
+    connect.add_argument("--token", default=None, help="API key or access token")
     parser.add_argument(
         "--serve", action="store_true", help="also serve the API while the panel runs"
     )
@@ -117,11 +128,17 @@ def _server_options(parser: argparse.ArgumentParser) -> None:
 
 def _common_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--config", type=Path, metavar="FILE", default=argparse.SUPPRESS,
+        "--config",
+        type=Path,
+        metavar="FILE",
+        default=argparse.SUPPRESS,
         help="configuration file (TOML); without it the built-in demo runs",
     )
     parser.add_argument(
-        "--db", type=Path, metavar="PATH", default=argparse.SUPPRESS,
+        "--db",
+        type=Path,
+        metavar="PATH",
+        default=argparse.SUPPRESS,
         help="the SQLite file (default: storage.path, or the user data directory)",
     )
     parser.set_defaults(config=None, db=None)
@@ -156,6 +173,35 @@ async def _run_panel(settings: Settings, db_path: Path, console: Console, *, ser
         await app.run_async()
         return app.return_code or 0
     return 1
+
+
+async def _run_remote(args: argparse.Namespace, console: Console) -> int:
+    from engine.errors import EngineError
+    from engine.remote import RemoteEngineClient
+    from tui.app import TradeDeckApp
+
+    token = args.token or os.environ.get("TRADEDECK_TOKEN")
+    if not token:
+        console.print(
+            Text(
+                "No token: pass --token or set TRADEDECK_TOKEN (see 'tradedeck keys create').",
+                style="bold red",
+            )
+        )
+        return 1
+    client = RemoteEngineClient(args.url, token)
+    try:
+        await client.connect()
+    except EngineError as error:
+        console.print(Text(f"Cannot connect to {args.url}: {error.message}", style="bold red"))
+        await client.close()
+        return 1
+    try:
+        app = TradeDeckApp(client)
+        await app.run_async()
+    finally:
+        await client.close()
+    return app.return_code or 0
 
 
 async def _run_headless(settings: Settings, db_path: Path, console: Console) -> int:

@@ -16,7 +16,7 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from engine.api import errors
-from engine.api.routers import health, workers
+from engine.api.routers import health, panel, workers
 from engine.engine import Engine
 
 log = logging.getLogger("tradedeck.api")
@@ -27,6 +27,7 @@ API_PREFIX = "/api/v1"
 ROUTERS = [
     (health, ""),
     (workers, API_PREFIX),
+    (panel, API_PREFIX),
 ]
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")

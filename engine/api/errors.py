@@ -1,6 +1,6 @@
 """One error envelope for every failure, mapped once from domain errors:
 
-    {"error": {"code": "NOT_FOUND", "message": "...", "details": {...}}, "request_id": "..."}
+{"error": {"code": "NOT_FOUND", "message": "...", "details": {...}}, "request_id": "..."}
 """
 
 from __future__ import annotations

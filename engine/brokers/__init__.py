@@ -1,0 +1,1 @@
+"""Brokers behind one protocol: paper accounts now, MetaTrader 5 later."""

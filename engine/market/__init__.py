@@ -1,0 +1,1 @@
+"""Market data: the seeded simulator and bars built from quotes."""

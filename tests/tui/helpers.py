@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import io
 from collections.abc import Callable
 from typing import Any
 
+from rich.console import Console
 from textual.notifications import Notification
 from textual.pilot import Pilot
+from textual.widgets import Static
 
 from engine.client import ACTIONS, EngineClient, EventStream
 from tui.app import TradeDeckApp
@@ -35,6 +38,13 @@ def table(app: TradeDeckApp, pane: str) -> KeyedTable:
 
 def row_keys(app: TradeDeckApp, pane: str) -> list[str]:
     return [str(row.key.value) for row in table(app, pane).ordered_rows]
+
+
+def plain(widget: Static) -> str:
+    """A Static's content as plain text, however it was built (Text, Table, Group)."""
+    console = Console(width=200, file=io.StringIO(), record=True, color_system=None)
+    console.print(widget.content)
+    return console.export_text()
 
 
 def notifications(app: TradeDeckApp) -> list[Notification]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from textual.command import CommandPalette
-from textual.widgets import DataTable
+from textual.widgets import DataTable, OptionList
 
 from engine.client import LocalEngineClient
 from engine.engine import Engine
@@ -93,7 +93,8 @@ async def test_the_palette_offers_the_keys_of_the_focused_pane(client: LocalEngi
         await pilot.press("ctrl+p")
         await until(pilot, lambda: isinstance(app.screen, CommandPalette))
         await pilot.press(*"stop all")
-        await pilot.pause(0.3)  # the palette searches in the background
+        results = app.screen.query_one(OptionList)
+        await until(pilot, lambda: results.option_count > 0)  # it searches in the background
         await pilot.press("enter")
         await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
         assert "Stop all" in app.screen.question

@@ -116,7 +116,7 @@ class MainScreen(Screen[None]):
             for spec in PANES:
                 yield Pane(spec.table(id=f"{spec.id}-table"), title=spec.title, id=spec.id)
         yield EventLine(id="event-line")
-        yield Footer(compact=True)
+        yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
         # Focus belongs to the panes; the tab bar follows them.

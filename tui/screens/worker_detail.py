@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
 _RECENT = 10
 _COLUMNS = {
-    "#detail-strategies": ("Strategy", "Kind", "State", "TF", "Symbols", "Params"),
+    "#detail-strategies": ("Strategy", "Kind", "State", "TF", "Params", "Symbols"),
     "#detail-positions": ("Ticket", "Symbol", "Side", "Lots", "Open", "Price", "P&L"),
     "#detail-orders": ("Ticket", "Symbol", "Side", "Type", "Lots", "Price", "Status"),
     "#detail-fills": ("Ticket", "Order", "Symbol", "Side", "Entry", "Lots", "Price"),
@@ -70,7 +70,7 @@ class WorkerDetailScreen(Screen[None]):
             yield DataTable(id="detail-orders", cursor_type="none")
             yield Label("Recent fills", classes="detail-heading")
             yield DataTable(id="detail-fills", cursor_type="none")
-        yield Footer()
+        yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
         for selector, labels in _COLUMNS.items():
@@ -221,6 +221,6 @@ def _strategy_row(strategy: StrategyInfo) -> tuple[str | Text, ...]:
         strategy.kind,
         Text(strategy.state.value, style="green" if strategy.state == "running" else "dim"),
         strategy.timeframe.value,
-        ", ".join(strategy.symbols),
         params.strip("{}").replace('"', ""),
+        ", ".join(strategy.symbols),
     )

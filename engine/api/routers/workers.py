@@ -110,9 +110,7 @@ async def get_worker(
     return engine.worker(account_id)
 
 
-@router.post(
-    "/{account_id}/start", response_model=WorkerInfo, status_code=status.HTTP_201_CREATED
-)
+@router.post("/{account_id}/start", response_model=WorkerInfo, status_code=status.HTTP_201_CREATED)
 async def start_worker(
     account_id: str,
     body: StartWorker | None = Body(None),

@@ -1,0 +1,40 @@
+"""What a remote panel needs in one request each: the whole snapshot, and a
+worker's detail. Both are filtered to the caller's accounts."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends
+
+from engine.api.deps import check_account, get_engine, viewer
+from engine.engine import Engine
+from engine.models import Snapshot, WorkerDetail
+from engine.security.principal import Principal
+
+router = APIRouter(tags=["panel"])
+
+
+@router.get("/snapshot", response_model=Snapshot)
+async def snapshot(
+    engine: Engine = Depends(get_engine), principal: Principal = Depends(viewer)
+) -> Snapshot:
+    full = engine.snapshot()
+    if principal.accounts is None:
+        return full
+    sees = principal.sees
+    return full.model_copy(
+        update={
+            "workers": [w for w in full.workers if sees(w.account_id)],
+            "accounts": [a for a in full.accounts if sees(a.account_id)],
+            "positions": [p for p in full.positions if sees(p.account_id)],
+            "orders": [o for o in full.orders if sees(o.account_id)],
+            "alerts": [a for a in full.alerts if a.account_id is not None and sees(a.account_id)],
+        }
+    )
+
+
+@router.get("/workers/{account_id}/detail", response_model=WorkerDetail)
+async def worker_detail(
+    account_id: str, engine: Engine = Depends(get_engine), principal: Principal = Depends(viewer)
+) -> WorkerDetail:
+    check_account(principal, account_id)
+    return await engine.worker_detail(account_id)
