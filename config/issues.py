@@ -39,7 +39,9 @@ class ValidationReport(BaseModel):
         return not self.errors
 
     def error(self, path: str, message: str) -> None:
-        self.issues.append(ValidationIssue(severity=IssueSeverity.ERROR, path=path, message=message))
+        self.issues.append(
+            ValidationIssue(severity=IssueSeverity.ERROR, path=path, message=message)
+        )
 
     def warning(self, path: str, message: str) -> None:
         self.issues.append(

@@ -190,7 +190,9 @@ class RateLimitSettings(_Section):
         description="per-group limits, e.g. workers = 300",
     )
     admin_multiplier: int = Field(default=5, ge=1, description="admins get this many times more")
-    login_attempts: int = Field(default=10, ge=1, description="failed logins per window per user/IP")
+    login_attempts: int = Field(
+        default=10, ge=1, description="failed logins per window per user/IP"
+    )
 
 
 class ServerSettings(_Section):

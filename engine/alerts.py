@@ -12,10 +12,10 @@ from typing import Any
 
 from engine.bus import EventBus
 from engine.clock import Clock
+from engine.commit import after_commit
 from engine.errors import AlertNotFound, Conflict
 from engine.ids import IdSequence
 from engine.models import Alert, AlertEvent, AlertStatus, Severity
-from engine.commit import after_commit
 from storage.store import Store
 
 
@@ -118,5 +118,7 @@ class AlertCenter:
     def _save(self, alert: Alert) -> asyncio.Future[None]:
         self._remember(alert)
         future = self._store.alerts.save(alert)
-        after_commit(future, lambda: self._bus.publish(AlertEvent(time=alert.created_at, alert=alert)))
+        after_commit(
+            future, lambda: self._bus.publish(AlertEvent(time=alert.created_at, alert=alert))
+        )
         return future

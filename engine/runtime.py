@@ -23,7 +23,9 @@ log = logging.getLogger("tradedeck.engine")
 class MarketData(Protocol):
     def quote(self, symbol: str) -> Quote | None: ...
 
-    def history(self, symbol: str, timeframe: Timeframe, count: int, end: datetime) -> list[Bar]: ...
+    def history(
+        self, symbol: str, timeframe: Timeframe, count: int, end: datetime
+    ) -> list[Bar]: ...
 
 
 @dataclass(slots=True)
@@ -49,7 +51,9 @@ class Runtime:
         account_id: str | None = None,
     ) -> None:
         """Write a line to the event log and stream it to the panel's log line."""
-        record = LogRecord(time=self.clock.now(), level=level, account_id=account_id, message=message)
+        record = LogRecord(
+            time=self.clock.now(), level=level, account_id=account_id, message=message
+        )
         log.log(logging.getLevelNamesMapping()[level.upper()], "%s %s", account_id or "-", message)
         after_commit(
             self.store.events.add(record),

@@ -70,4 +70,3 @@ async def engine_factory(tmp_path: Path) -> AsyncIterator[EngineFactory]:
     yield make
     for engine in engines:
         await engine.close()
-

@@ -98,9 +98,7 @@ class WorkerManager:
             for w in self.workers.values()
             if w.account.enabled and w.state not in _ACTIVE
         ]
-        started = await asyncio.gather(
-            *(self.start(a) for a in candidates), return_exceptions=True
-        )
+        started = await asyncio.gather(*(self.start(a) for a in candidates), return_exceptions=True)
         infos: list[WorkerInfo] = []
         for account_id, outcome in zip(candidates, started, strict=True):
             if isinstance(outcome, BaseException):

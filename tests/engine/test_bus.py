@@ -18,7 +18,9 @@ def log_event(n: int) -> LogEvent:
 
 def quote_event(symbol: str, bid: str) -> QuoteEvent:
     price = Decimal(bid)
-    quote = Quote(symbol=symbol, bid=price, ask=price + Decimal("0.0001"), time=T0, mid=float(price))
+    quote = Quote(
+        symbol=symbol, bid=price, ask=price + Decimal("0.0001"), time=T0, mid=float(price)
+    )
     return QuoteEvent(time=T0, quote=quote)
 
 

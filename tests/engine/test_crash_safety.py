@@ -70,13 +70,15 @@ async def test_kill_9_mid_trading_loses_nothing_acknowledged(tmp_path: Path) -> 
         with sqlite3.connect(db) as conn:
             acknowledged_orders = {r[0] for r in conn.execute("select ticket from orders")}
             acknowledged_fills = {r[0] for r in conn.execute("select ticket from fills")}
-        time.sleep(0.5)  # keep trading while we kill it
+        await asyncio.sleep(0.5)  # keep trading while we kill it
     finally:
         os.kill(process.pid, signal.SIGKILL)
         process.wait(10)
     assert process.returncode == -signal.SIGKILL
 
-    started_before = _count(db, "select count(*) from event_log where message like 'worker started%'")
+    started_before = _count(
+        db, "select count(*) from event_log where message like 'worker started%'"
+    )
     process = _start_engine(db)
     try:
         _wait_for(

@@ -71,7 +71,9 @@ async def test_backoff_doubles_up_to_the_cap_with_bounded_jitter(
     assert engine.manager is not None
     settings = engine.settings.engine
     for attempt in range(1, 12):
-        base = min(settings.restart_backoff_max, settings.restart_backoff_initial * 2 ** (attempt - 1))
+        base = min(
+            settings.restart_backoff_max, settings.restart_backoff_initial * 2 ** (attempt - 1)
+        )
         assert base <= engine.manager.backoff(attempt) <= base * 1.25
 
 
