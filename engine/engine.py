@@ -11,14 +11,15 @@ from collections.abc import Coroutine
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from config.issues import ValidationReport
-from config.models import Settings, Timeframe
+from config.models import Settings, SystemMode, Timeframe
 from engine.alerts import AlertCenter
 from engine.bus import EventBus, Subscription
 from engine.clock import Clock, RealClock
 from engine.commit import after_commit
+from engine.errors import Conflict, InvalidRequest
 from engine.ids import IdSequence
 from engine.market.simulator import MarketSimulator
 from engine.models import (
@@ -36,6 +37,7 @@ from engine.models import (
     Quote,
     QuoteEvent,
     Snapshot,
+    StrategyInfo,
     SystemEvent,
     SystemStatus,
     WorkerDetail,
@@ -212,6 +214,10 @@ class Engine:
     def worker(self, account_id: str) -> WorkerInfo:
         return self._manager().get(account_id).info
 
+    def strategies(self) -> list[StrategyInfo]:
+        """Every account's strategies, running or not."""
+        return [s for w in self._manager().workers.values() for s in w.strategy_infos()]
+
     async def worker_detail(self, account_id: str) -> WorkerDetail:
         worker = self._manager().get(account_id)
         ledger = self.store.ledger
@@ -261,6 +267,33 @@ class Engine:
 
     def validate_all(self) -> dict[str, ValidationReport]:
         return self._manager().validate_all()
+
+    def set_mode(self, mode: SystemMode) -> SystemStatus:
+        """Switch between paper and live trading. `halted` belongs to the kill
+        switch: it is neither set nor left here."""
+        current = self.settings.engine.mode
+        if mode is SystemMode.HALTED:
+            raise InvalidRequest("Only the kill switch halts trading.", mode=mode.value)
+        if current is SystemMode.HALTED:
+            raise Conflict(
+                "Trading is halted by the kill switch; clear the kill switch first.",
+                mode=current.value,
+            )
+        if mode is not current:
+            self.settings.engine.mode = mode
+            self.log(f"system mode changed from {current.value} to {mode.value}")
+            self.bus.publish(SystemEvent(time=self.clock.now(), status=self.status()))
+        return self.status()
+
+    def log(
+        self,
+        message: str,
+        *,
+        level: Literal["debug", "info", "warning", "error"] = "info",
+        account_id: str | None = None,
+    ) -> None:
+        """A line in the event log and on the panel's log line."""
+        self._manager().rt.log(message, level=level, account_id=account_id)
 
     async def acknowledge_alert(self, alert_id: int) -> Alert:
         return await self.alerts.acknowledge(alert_id)

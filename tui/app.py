@@ -78,7 +78,7 @@ class TradeDeckApp(App[None]):
             # Under test: no animation, so every screenshot is the same.
             self.animation_level = "none"
         self.push_screen(MainScreen())
-        self.run_worker(self._feed(), name="engine-feed", group="feed", exit_on_error=False)
+        self.run_worker(self._feed(), name="engine-feed", group="feed")
         if self.clock_tick:
             self.set_interval(PAINT_INTERVAL, self.paint, name="paint")
 
@@ -95,9 +95,12 @@ class TradeDeckApp(App[None]):
                     await self.reload()
                 else:
                     self.state.apply(event)
+        except EngineError as error:
+            self.notify(f"Lost the engine's events: {error.message}", severity="error")
+        else:
+            self.notify("The engine's event stream ended.", severity="warning")
         finally:
             await stream.close()
-        self.notify("The engine's event stream ended.", severity="warning")
 
     async def reload(self) -> None:
         """Replace the panel's state with a fresh snapshot of the engine."""

@@ -223,7 +223,6 @@ async def _running_engine(
     settings: Settings, db_path: Path, console: Console, *, serve: bool
 ) -> AsyncIterator[Engine | None]:
     """Open and start the engine (and the API); yield None after printing why not."""
-    from engine.api.service import ApiService
     from engine.engine import Engine
     from engine.errors import EngineError
     from storage.db import StorageError
@@ -234,10 +233,12 @@ async def _running_engine(
         console.print(Text(str(error), style="bold red"))
         yield None
         return
-    api: ApiService | None = None
+    api = None
     try:
         await engine.start()
         if serve:
+            from engine.api.service import ApiService
+
             api = ApiService(engine, settings.server, secret_path=secret_path(settings, db_path))
             try:
                 await api.start()

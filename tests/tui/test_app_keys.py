@@ -29,7 +29,10 @@ async def test_a_acknowledges_the_alert_under_the_cursor(
         await pilot.press("4", "down")
         assert table(app, "alerts").cursor_key == str(first.id)
         await pilot.press("a")
-        await until(pilot, lambda: str(table(app, "alerts").get_cell(str(first.id), "status")) == "acknowledged")
+        await until(
+            pilot,
+            lambda: str(table(app, "alerts").get_cell(str(first.id), "status")) == "acknowledged",
+        )
         stored = {a.id: a for a in engine.alerts.recent()}
         assert stored[first.id].status is AlertStatus.ACKNOWLEDGED
         assert stored[second.id].status is AlertStatus.TRIGGERED
@@ -45,8 +48,21 @@ async def test_question_mark_lists_every_key(client: LocalEngineClient):
         listed = app.screen.query_one("#help-keys", DataTable)
         actions = {str(listed.get_row_at(i)[2]) for i in range(listed.row_count)}
         for description in [
-            "Next pane", "Previous pane", "Workers", "Alerts", "Detail", "Start", "Stop",
-            "Restart", "Start all", "Stop all", "Filter", "Acknowledge", "Help", "Quit", "Back",
+            "Next pane",
+            "Previous pane",
+            "Workers",
+            "Alerts",
+            "Detail",
+            "Start",
+            "Stop",
+            "Restart",
+            "Start all",
+            "Stop all",
+            "Filter",
+            "Acknowledge",
+            "Help",
+            "Quit",
+            "Back",
         ]:
             assert description in actions
         await pilot.press("escape")

@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 
 from textual.app import App, ComposeResult
 
-from engine.client import LocalEngineClient
+from engine.client import EventStream, LocalEngineClient
 from engine.engine import Engine
 from engine.models import Snapshot, WorkerState
 from tests.tui.helpers import plain, ready, row_keys, table, until
@@ -75,7 +75,7 @@ class SlowLinkClient(LocalEngineClient):
         self.engine = engine
         self.snapshots = 0
 
-    def subscribe(self):  # type: ignore[override]
+    def subscribe(self) -> EventStream:
         return self.engine.subscribe(maxsize=4)
 
     async def snapshot(self) -> Snapshot:

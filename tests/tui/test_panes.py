@@ -14,7 +14,11 @@ PANES = ["workers", "positions", "orders", "alerts"]
 
 def focused_pane(app: TradeDeckApp) -> str | None:
     focused = app.focused
-    pane = next((n for n in focused.ancestors_with_self if isinstance(n, Pane)), None) if focused else None
+    pane = (
+        next((n for n in focused.ancestors_with_self if isinstance(n, Pane)), None)
+        if focused
+        else None
+    )
     return pane.id if pane else None
 
 

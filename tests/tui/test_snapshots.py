@@ -15,17 +15,26 @@ from tui.screens.worker_detail import WorkerDetailScreen
 
 
 def test_main_screen_80x24(client: LocalEngineClient, snap_compare: Any):
-    assert snap_compare(TradeDeckApp(client, clock_tick=False), terminal_size=(80, 24), run_before=ready)
+    assert snap_compare(
+        TradeDeckApp(client, clock_tick=False), terminal_size=(80, 24), run_before=ready
+    )
 
 
 def test_main_screen_160x48(client: LocalEngineClient, snap_compare: Any):
-    assert snap_compare(TradeDeckApp(client, clock_tick=False), terminal_size=(160, 48), run_before=ready)
+    assert snap_compare(
+        TradeDeckApp(client, clock_tick=False), terminal_size=(160, 48), run_before=ready
+    )
 
 
 def test_worker_detail(client: LocalEngineClient, snap_compare: Any):
     async def open_detail(pilot: Pilot[Any]) -> None:
         app = await ready(pilot)
         await pilot.press("enter")
-        await until(pilot, lambda: isinstance(app.screen, WorkerDetailScreen) and app.screen.detail is not None)
+        await until(
+            pilot,
+            lambda: isinstance(app.screen, WorkerDetailScreen) and app.screen.detail is not None,
+        )
 
-    assert snap_compare(TradeDeckApp(client, clock_tick=False), terminal_size=(100, 48), run_before=open_detail)
+    assert snap_compare(
+        TradeDeckApp(client, clock_tick=False), terminal_size=(100, 48), run_before=open_detail
+    )

@@ -72,12 +72,12 @@ async def test_events_update_by_key_and_dirty_only_their_regions(engine: Engine)
 async def test_alerts_count_while_triggered(engine: Engine):
     state = await loaded(engine)
     alert = engine.alerts.raise_alert("risk_limit", "high", "too much", account_id="account-001")
-    assert alert is not None
+    assert alert is not None and alert.id is not None
     state.apply(AlertEvent(time=alert.created_at, alert=alert))
     assert state.open_alerts == 1
     acknowledged = alert.model_copy(update={"status": AlertStatus.ACKNOWLEDGED})
     state.update_alert(acknowledged)
-    assert state.open_alerts == 0 and state.alerts[alert.id] == acknowledged  # type: ignore[index]
+    assert state.open_alerts == 0 and state.alerts[alert.id] == acknowledged
 
 
 def test_closed_orders_are_trimmed_but_open_ones_kept():

@@ -63,11 +63,22 @@ async def test_worker_keys_work_on_the_detail_screen(client: LocalEngineClient, 
         screen = await open_detail(pilot, app)
         await pilot.press("x")
         await until(pilot, lambda: engine.worker("account-001").status is WorkerState.STOPPED)
-        await until(pilot, lambda: screen.detail is not None and screen.detail.worker.status is WorkerState.STOPPED)
+        await until(
+            pilot,
+            lambda: (
+                screen.detail is not None and screen.detail.worker.status is WorkerState.STOPPED
+            ),
+        )
         await pilot.press("s")
         await until(pilot, lambda: engine.worker("account-001").status is WorkerState.RUNNING)
         first_id = engine.worker("account-001").worker_id
         await pilot.press("r")
         await until(pilot, lambda: engine.worker("account-001").worker_id != first_id)
-        await until(pilot, lambda: screen.detail is not None and screen.detail.worker.worker_id == engine.worker("account-001").worker_id)
+        await until(
+            pilot,
+            lambda: (
+                screen.detail is not None
+                and screen.detail.worker.worker_id == engine.worker("account-001").worker_id
+            ),
+        )
         assert isinstance(app.screen, WorkerDetailScreen)

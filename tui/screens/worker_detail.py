@@ -101,6 +101,7 @@ class WorkerDetailScreen(Screen[None]):
 
     def show(self, detail: WorkerDetail) -> None:
         self.detail = detail
+        digits = self._app.state.digits
         self.query_one("#detail-summary", Static).update(render_summary(detail))
         self.query_one("#detail-validation", Static).update(render_validation(detail.validation))
         self._fill(
@@ -119,8 +120,8 @@ class WorkerDetailScreen(Screen[None]):
                     p.symbol,
                     fmt.side(p.side),
                     fmt.right(fmt.volume(p.volume)),
-                    fmt.right(fmt.price(p.open_price)),
-                    fmt.right(fmt.price(p.current_price)),
+                    fmt.right(fmt.price(p.open_price, digits.get(p.symbol))),
+                    fmt.right(fmt.price(p.current_price, digits.get(p.symbol))),
                     fmt.pnl(p.profit),
                 )
                 for p in detail.positions
@@ -135,7 +136,12 @@ class WorkerDetailScreen(Screen[None]):
                     fmt.side(o.side),
                     o.type.value,
                     fmt.right(fmt.volume(o.volume)),
-                    fmt.right(fmt.price(o.fill_price if o.fill_price is not None else o.price)),
+                    fmt.right(
+                        fmt.price(
+                            o.fill_price if o.fill_price is not None else o.price,
+                            digits.get(o.symbol),
+                        )
+                    ),
                     fmt.order_status(o.status),
                 )
                 for o in detail.orders[:_RECENT]
@@ -151,7 +157,7 @@ class WorkerDetailScreen(Screen[None]):
                     fmt.side(f.side),
                     f.entry.value,
                     fmt.right(fmt.volume(f.volume)),
-                    fmt.right(fmt.price(f.price)),
+                    fmt.right(fmt.price(f.price, digits.get(f.symbol))),
                 )
                 for f in detail.fills[:_RECENT]
             ],
