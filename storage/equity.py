@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 
 from engine.models import EquityPoint
@@ -44,3 +44,40 @@ class EquityStore:
             (*params, limit),
         )
         return [EquityPoint.model_validate(dict(r)) for r in reversed(rows)]
+
+    async def query(
+        self,
+        *,
+        accounts: Collection[str] | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        sort: str = "time",
+        descending: bool = False,
+        skip: int = 0,
+        limit: int = 1000,
+    ) -> tuple[list[EquityPoint], int]:
+        """One page of the points of `accounts` (None: every account) in
+        [since, until], and how many there are in all."""
+        if sort not in ("time", "account_id"):
+            raise ValueError(f"equity history cannot be sorted by {sort!r}")
+        where, params = [], []
+        if accounts is not None:
+            where.append(f"account_id IN ({', '.join('?' for _ in accounts)})")
+            params.extend(accounts)
+        if since is not None:
+            where.append("time >= ?")
+            params.append(timestamp(since))
+        if until is not None:
+            where.append("time <= ?")
+            params.append(timestamp(until))
+        clause = f" WHERE {' AND '.join(where)}" if where else ""
+        direction = "DESC" if descending else "ASC"
+        tie = "account_id" if sort == "time" else "time"
+        total = await self._db.fetchone(f"SELECT COUNT(*) FROM equity_history{clause}", params)
+        rows = await self._db.fetchall(
+            f"SELECT * FROM equity_history{clause} ORDER BY {sort} {direction}, {tie} {direction} "
+            "LIMIT ? OFFSET ?",
+            (*params, limit, skip),
+        )
+        count = 0 if total is None else int(total[0])
+        return [EquityPoint.model_validate(dict(r)) for r in rows], count

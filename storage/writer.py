@@ -76,6 +76,11 @@ class Writer:
             await self.submit(())
 
     @property
+    def running(self) -> bool:
+        """Whether the task that commits writes is alive (health checks)."""
+        return self._task is not None and not self._task.done() and not self._closing
+
+    @property
     def stats(self) -> dict[str, int]:
         """Committed transactions, groups and rows (statements), and failed groups."""
         return {

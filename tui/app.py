@@ -116,8 +116,7 @@ class TradeDeckApp(App[None]):
             return
         with self.batch_update():
             for screen in self.screen_stack:
-                # A screen still mounting paints everything once it is ready.
-                if isinstance(screen, MainScreen | WorkerDetailScreen) and screen.is_mounted:
+                if isinstance(screen, MainScreen | WorkerDetailScreen):
                     screen.paint(self.state, dirty)
 
     # --- commands --------------------------------------------------------------

@@ -16,7 +16,20 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from engine.api import errors
-from engine.api.routers import health, panel, workers
+from engine.api.routers import (
+    alerts,
+    config_routes,
+    health,
+    instruments,
+    market,
+    panel,
+    portfolio,
+    signals,
+    strategies,
+    system,
+    workers,
+)
+from engine.api.schemas import error_responses
 from engine.engine import Engine
 
 log = logging.getLogger("tradedeck.api")
@@ -28,6 +41,14 @@ ROUTERS = [
     (health, ""),
     (workers, API_PREFIX),
     (panel, API_PREFIX),
+    (system, API_PREFIX),
+    (config_routes, API_PREFIX),
+    (strategies, API_PREFIX),
+    (instruments, API_PREFIX),
+    (market, API_PREFIX),
+    (signals, API_PREFIX),
+    (portfolio, API_PREFIX),
+    (alerts, API_PREFIX),
 ]
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -40,6 +61,8 @@ def create_app(engine: Engine, security: Any) -> FastAPI:
         openapi_url="/api/openapi.json",
         docs_url="/api/docs",
         redoc_url="/api/redoc",
+        # Every 422 is the error envelope, not FastAPI's default `{"detail": [...]}`.
+        responses=error_responses(422),
     )
     app.state.engine = engine
     app.state.security = security

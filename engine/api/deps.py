@@ -3,13 +3,15 @@ account scoping."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection
+from typing import Any
 
 from fastapi import Depends, Request
 
 from engine.api.errors import ApiError
 from engine.engine import Engine
-from engine.errors import WorkerNotFound
+from engine.errors import EngineError, WorkerNotFound
 from engine.security.principal import Principal, Role
 
 
@@ -74,3 +76,37 @@ def check_account(principal: Principal, account_id: str) -> None:
     """Outside a scoped key's accounts, an account does not exist."""
     if not principal.sees(account_id):
         raise WorkerNotFound(account_id)
+
+
+def account_scope(principal: Principal, account: str | None) -> Collection[str] | None:
+    """The accounts a list filtered by `account` may show: that one if the caller
+    sees it (else none), or without a filter the caller's own (None: all)."""
+    if account is not None:
+        return [account] if principal.sees(account) else []
+    return principal.accounts
+
+
+def require_all_accounts(principal: Principal, action: str) -> None:
+    """Actions on the whole system are not for a key limited to some accounts."""
+    if principal.accounts is not None:
+        raise ApiError(
+            403, "FORBIDDEN", f"A key limited to some accounts cannot {action}.", action=action
+        )
+
+
+@contextlib.asynccontextmanager
+async def audited(
+    request: Request, principal: Principal, action: str, target: str, **details: Any
+) -> AsyncIterator[None]:
+    """Write the mutation done inside to the audit log with its outcome: `ok`,
+    or the error code it failed with (the error itself still propagates)."""
+    security = request.app.state.security
+    try:
+        yield
+    except EngineError as error:
+        await security.audit(principal, action, target, error.code, **details)
+        raise
+    except Exception:
+        await security.audit(principal, action, target, "INTERNAL_ERROR", **details)
+        raise
+    await security.audit(principal, action, target, "ok", **details)

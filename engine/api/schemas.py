@@ -1,15 +1,23 @@
-"""Shapes at the API's edge: the list envelope, paging, and the request bodies.
-Request bodies forbid unknown fields, so a client can never set what it must not."""
+"""Shapes at the API's edge: the list envelope, paging, the error body, and the
+request bodies. Request bodies forbid unknown fields, so a client can never set
+what it must not."""
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from decimal import Decimal
+from enum import Enum
 from typing import Any, Generic, Literal, TypeVar
 
 from fastapi import Query
+from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field
 
 T = TypeVar("T")
+
+Order = Literal["asc", "desc"]
 
 
 class Page(BaseModel, Generic[T]):
@@ -23,27 +31,71 @@ class Request(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class ErrorInfo(BaseModel):
+    code: str = Field(description="INVALID_REQUEST, UNAUTHORIZED, FORBIDDEN, NOT_FOUND, ...")
+    message: str
+    details: dict[str, Any]
+
+
+class ErrorResponse(BaseModel):
+    """The one error envelope (SPEC 6)."""
+
+    error: ErrorInfo
+    request_id: str
+
+
+_ERROR_DESCRIPTIONS = {
+    400: "Invalid request",
+    401: "Not authenticated",
+    403: "The token's role does not allow this",
+    404: "Not found (or outside the token's accounts)",
+    409: "The current state does not allow this",
+    422: "Invalid request: `details.fields` names each field",
+    429: "Rate limited: retry after `Retry-After` seconds",
+}
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI entries for the error statuses a route can answer with."""
+    return {
+        status: {"model": ErrorResponse, "description": _ERROR_DESCRIPTIONS[status]}
+        for status in statuses
+    }
+
+
 class Paging:
-    """`skip`/`limit` (default 50, max 500) and `sort`/`order` query parameters."""
+    """`skip`/`limit` (default 50, max 500) and `sort`/`order` query parameters.
+
+    Used as `Depends()` it accepts any field of the listed model as `sort`;
+    `paging(...)` builds one that accepts only the named fields and documents
+    them in OpenAPI."""
 
     def __init__(
         self,
         skip: int = Query(0, ge=0, description="items to skip"),
         limit: int = Query(50, ge=1, le=500, description="items to return (max 500)"),
         sort: str | None = Query(None, description="field to sort by"),
-        order: Literal["asc", "desc"] = Query("asc"),
+        order: Order = Query("asc"),
     ) -> None:
         self.skip = skip
         self.limit = limit
         self.sort = sort
         self.order = order
 
+    @property
+    def descending(self) -> bool:
+        return self.order == "desc"
+
     def page(self, items: Sequence[T], *, key: Callable[[T], Any] | None = None) -> Page[T]:
+        """Sort (by `sort`, else by `key`), then cut out the requested page."""
         rows = list(items)
         if self.sort is not None:
-            rows.sort(key=lambda item: _sort_key(item, self.sort), reverse=self.order == "desc")
+            field = self.sort
+            if rows and field not in type(rows[0]).model_fields:  # type: ignore[attr-defined]
+                raise invalid_sort(field, sorted(type(rows[0]).model_fields))  # type: ignore[attr-defined]
+            rows.sort(key=lambda item: _sort_key(getattr(item, field)), reverse=self.descending)
         elif key is not None:
-            rows.sort(key=key, reverse=self.order == "desc")
+            rows.sort(key=key, reverse=self.descending)
         return Page[Any](
             items=rows[self.skip : self.skip + self.limit],
             total=len(rows),
@@ -52,9 +104,71 @@ class Paging:
         )
 
 
-def _sort_key(item: Any, field: str | None) -> tuple[bool, Any]:
-    value = getattr(item, field, None) if field else None
-    return (value is None, value if value is not None else 0)
+def paging(*fields: str, default: str, order: Order = "asc") -> Callable[..., Paging]:
+    """A `Paging` dependency whose `sort` is one of `fields` (an enum in OpenAPI;
+    anything else is a 422 naming `query.sort`), `default` when not given."""
+    if default not in fields:
+        raise ValueError(f"the default sort field {default!r} is not among {fields}")
+    sort_field = Literal[fields]  # type: ignore[valid-type]
+
+    def dependency(skip: int, limit: int, sort: str, order: Order) -> Paging:
+        return Paging(skip, limit, sort, order)
+
+    # Built by hand: the annotations must be the objects made above, which a
+    # string annotation (this module uses postponed evaluation) cannot name.
+    def param(name: str, annotation: Any, default: Any) -> inspect.Parameter:
+        return inspect.Parameter(
+            name, inspect.Parameter.KEYWORD_ONLY, annotation=annotation, default=default
+        )
+
+    dependency.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        [
+            param("skip", int, Query(0, ge=0, description="items to skip")),
+            param("limit", int, Query(50, ge=1, le=500, description="items to return (max 500)")),
+            param("sort", sort_field, Query(default, description="field to sort by")),
+            param("order", Order, Query(order, description="sort direction")),
+        ],
+        return_annotation=Paging,
+    )
+    return dependency
+
+
+def invalid_sort(field: str, allowed: Sequence[str]) -> RequestValidationError:
+    """The 422 for an unknown sort field, shaped like every other field error."""
+    return RequestValidationError(
+        [
+            {
+                "loc": ("query", "sort"),
+                "msg": f"cannot sort by {field!r}; sortable fields: {', '.join(allowed)}",
+                "type": "enum",
+            }
+        ]
+    )
+
+
+def utc(value: datetime | None, name: str) -> datetime | None:
+    """A query parameter's time in UTC (a time without a zone is taken as UTC);
+    a 422 naming `query.<name>` when it cannot be expressed in UTC."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise RequestValidationError(
+            [{"loc": ("query", name), "msg": "the time is out of range", "type": "value_error"}]
+        ) from None
+
+
+def _sort_key(value: Any) -> tuple[bool, Any]:
+    """Missing values last (first when descending); values of a type that has no
+    order (dicts, lists) by their text."""
+    if value is None:
+        return (True, 0)
+    if isinstance(value, str | int | float | Decimal | datetime | Enum):
+        return (False, value)
+    return (False, str(value))
 
 
 class StartWorker(Request):

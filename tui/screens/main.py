@@ -106,6 +106,9 @@ class MainScreen(Screen[None]):
 
     active_pane: reactive[str] = reactive(PANES[0].id, init=False)
 
+    # Until its widgets exist the screen skips paints; it paints everything once ready.
+    _ready = False
+
     def compose(self) -> ComposeResult:
         yield StatusHeader(id="header")
         yield Tabs(
@@ -124,6 +127,7 @@ class MainScreen(Screen[None]):
         self._lay_out(self.size)
         self.watch_active_pane(self.active_pane)
         self.pane(self.active_pane).focus_table()
+        self._ready = True
         self.paint(self._app.state, set(Region))
 
     @property
@@ -135,6 +139,8 @@ class MainScreen(Screen[None]):
 
     def paint(self, state: PanelState, dirty: set[Region]) -> None:
         """Repaint the regions that changed since the last paint."""
+        if not self._ready:
+            return
         if Region.HEADER in dirty:
             self.query_one(StatusHeader).show(state, self._app.client.description)
         if Region.LOG in dirty:

@@ -54,6 +54,8 @@ class WorkerDetailScreen(Screen[None]):
         self.account_id = account_id
         self.detail: WorkerDetail | None = None
         self._seen: tuple[object, ...] | None = None
+        # Until its widgets exist the screen skips paints; it paints itself once ready.
+        self._ready = False
 
     def compose(self) -> ComposeResult:
         yield StatusHeader(id="header")
@@ -78,9 +80,12 @@ class WorkerDetailScreen(Screen[None]):
             for label in labels:
                 table.add_column(label, key=label)
         self.query_one("#detail").focus()
+        self._ready = True
         self.paint(self._app.state, {Region.HEADER, Region.WORKERS})
 
     def paint(self, state: PanelState, dirty: set[Region]) -> None:
+        if not self._ready:
+            return
         if Region.HEADER in dirty:
             self.query_one(StatusHeader).show(state, self._app.client.description)
         worker = state.workers.get(self.account_id)

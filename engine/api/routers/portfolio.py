@@ -1,0 +1,131 @@
+"""The portfolio, read only: each account and the total, open positions, and
+equity history. Closing positions is a later issue."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from fastapi import APIRouter, Depends, Query
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel
+
+from engine.api.deps import account_scope, check_account, get_engine, viewer
+from engine.api.schemas import Page, Paging, error_responses, paging, utc
+from engine.engine import Engine
+from engine.errors import WorkerNotFound
+from engine.models import AccountSnapshot, EquityPoint, Money, Position, Side
+from engine.security.principal import Principal
+
+router = APIRouter(
+    prefix="/portfolio", tags=["portfolio"], responses=error_responses(401, 422, 429)
+)
+
+_positions_paging = paging(
+    "ticket", "account_id", "symbol", "side", "volume", "open_time", "profit", default="ticket"
+)
+_history_paging = paging("time", "account_id", default="time")
+
+
+class PortfolioTotal(BaseModel):
+    """The sum over the accounts listed beside it (in their own currencies)."""
+
+    balance: Money
+    equity: Money
+    margin: Money
+    free_margin: Money
+    realised_pnl: Money
+    unrealised_pnl: Money
+    commission: Money
+    pnl_today: Money
+    open_positions: int
+    pending_orders: int
+
+
+class Portfolio(BaseModel):
+    time: datetime
+    accounts: list[AccountSnapshot]
+    total: PortfolioTotal
+
+
+@router.get("", response_model=Portfolio, responses=error_responses(404))
+async def portfolio(
+    account: str | None = Query(None, description="only this account"),
+    engine: Engine = Depends(get_engine),
+    principal: Principal = Depends(viewer),
+) -> Portfolio:
+    accounts = [a for a in engine.snapshot().accounts if principal.sees(a.account_id)]
+    if account is not None:
+        check_account(principal, account)
+        accounts = [a for a in accounts if a.account_id == account]
+        if not accounts:
+            raise WorkerNotFound(account)
+    return Portfolio(time=engine.clock.now(), accounts=accounts, total=_total(accounts))
+
+
+@router.get("/positions", response_model=Page[Position])
+async def positions(
+    paging: Paging = Depends(_positions_paging),
+    account: str | None = Query(None),
+    symbol: str | None = Query(None),
+    side: Side | None = Query(None),
+    engine: Engine = Depends(get_engine),
+    principal: Principal = Depends(viewer),
+) -> Page[Position]:
+    found = [
+        p
+        for p in engine.snapshot().positions
+        if principal.sees(p.account_id)
+        and (account is None or p.account_id == account)
+        and (symbol is None or p.symbol == symbol)
+        and (side is None or p.side is side)
+    ]
+    return paging.page(found)
+
+
+@router.get("/history", response_model=Page[EquityPoint])
+async def history(
+    paging: Paging = Depends(_history_paging),
+    from_: datetime | None = Query(None, alias="from", description="at or after this time"),
+    to: datetime | None = Query(None, description="at or before this time"),
+    account: str | None = Query(None),
+    engine: Engine = Depends(get_engine),
+    principal: Principal = Depends(viewer),
+) -> Page[EquityPoint]:
+    """Equity samples (balance, equity, margin) of the caller's accounts."""
+    since, until = utc(from_, "from"), utc(to, "to")
+    if since is not None and until is not None and since > until:
+        raise RequestValidationError(
+            [{"loc": ("query", "to"), "msg": "`to` is before `from`", "type": "value_error"}]
+        )
+    accounts = account_scope(principal, account)
+    if accounts is not None and not accounts:
+        return Page[EquityPoint](items=[], total=0, skip=paging.skip, limit=paging.limit)
+    items, total = await engine.store.equity.query(
+        accounts=accounts,
+        since=since,
+        until=until,
+        sort=paging.sort or "time",
+        descending=paging.descending,
+        skip=paging.skip,
+        limit=paging.limit,
+    )
+    return Page[EquityPoint](items=items, total=total, skip=paging.skip, limit=paging.limit)
+
+
+def _total(accounts: list[AccountSnapshot]) -> PortfolioTotal:
+    def total(field: str) -> Decimal:
+        return sum((getattr(a, field) for a in accounts), Decimal(0))
+
+    return PortfolioTotal(
+        balance=total("balance"),
+        equity=total("equity"),
+        margin=total("margin"),
+        free_margin=total("free_margin"),
+        realised_pnl=total("realised_pnl"),
+        unrealised_pnl=total("unrealised_pnl"),
+        commission=total("commission"),
+        pnl_today=total("pnl_today"),
+        open_positions=sum(a.open_positions for a in accounts),
+        pending_orders=sum(a.pending_orders for a in accounts),
+    )
