@@ -113,6 +113,10 @@ class EventBus:
         """A synchronous in-process listener (it must be quick and must not raise)."""
         self._listeners.append(listener)
 
+    def remove_listener(self, listener: Callable[[Event], None]) -> None:
+        if listener in self._listeners:
+            self._listeners.remove(listener)
+
     @property
     def subscribers(self) -> int:
         return len(self._subscriptions)

@@ -19,17 +19,22 @@ from engine.api import errors
 from engine.api.routers import (
     alerts,
     config_routes,
+    connections,
     health,
     instruments,
     market,
+    metrics,
     panel,
     portfolio,
     signals,
     strategies,
+    stream,
     system,
     workers,
 )
+from engine.api.metrics import install as install_metrics
 from engine.api.schemas import error_responses
+from engine.api.ws import Hub
 from engine.engine import Engine
 
 log = logging.getLogger("tradedeck.api")
@@ -49,6 +54,9 @@ ROUTERS = [
     (signals, API_PREFIX),
     (portfolio, API_PREFIX),
     (alerts, API_PREFIX),
+    (stream, API_PREFIX),
+    (connections, API_PREFIX),
+    (metrics, ""),
 ]
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -69,6 +77,9 @@ def create_app(engine: Engine, security: Any) -> FastAPI:
     errors.install(app)
     for module, prefix in ROUTERS:
         app.include_router(module.router, prefix=prefix)
+    # The stream's clients; the server's owner calls `app.state.hub.close()` first on shutdown.
+    app.state.hub = Hub(engine, engine.settings.server, security)
+    install_metrics(app, engine, app.state.hub)
     app.add_middleware(RequestIdMiddleware)
     return app
 

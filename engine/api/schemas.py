@@ -9,15 +9,20 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from enum import Enum
-from typing import Any, Generic, Literal, TypeVar
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from fastapi import Query
+from fastapi import Path, Query
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field
 
 T = TypeVar("T")
 
 Order = Literal["asc", "desc"]
+
+
+# Path parameters. Ids are SQLite integers (64-bit): a larger one names nothing.
+RowId = Annotated[int, Path(ge=1, le=2**63 - 1, examples=[1])]
+Symbol = Annotated[str, Path(description="an instrument's symbol", examples=["EURUSD"])]
 
 
 class Page(BaseModel, Generic[T]):

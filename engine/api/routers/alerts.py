@@ -6,7 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Query, Request
 
 from engine.api.deps import audited, get_engine, trader, viewer
-from engine.api.schemas import Page, Paging, error_responses, paging
+from engine.api.schemas import Page, Paging, RowId, error_responses, paging
 from engine.engine import Engine
 from engine.errors import AlertNotFound
 from engine.models import Alert, AlertStatus, Severity
@@ -42,7 +42,7 @@ async def list_alerts(
     "/{alert_id}/acknowledge", response_model=Alert, responses=error_responses(403, 404, 409)
 )
 async def acknowledge(
-    alert_id: int,
+    alert_id: RowId,
     request: Request,
     engine: Engine = Depends(get_engine),
     principal: Principal = Depends(trader),
@@ -54,7 +54,7 @@ async def acknowledge(
 
 @router.post("/{alert_id}/resolve", response_model=Alert, responses=error_responses(403, 404, 409))
 async def resolve(
-    alert_id: int,
+    alert_id: RowId,
     request: Request,
     engine: Engine = Depends(get_engine),
     principal: Principal = Depends(trader),

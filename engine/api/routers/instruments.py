@@ -7,7 +7,7 @@ from fastapi import APIRouter, Depends, Query
 
 from config.models import InstrumentConfig
 from engine.api.deps import get_engine, viewer
-from engine.api.schemas import Page, Paging, error_responses, paging
+from engine.api.schemas import Page, Paging, Symbol, error_responses, paging
 from engine.engine import Engine
 from engine.errors import NotFound
 from engine.security.principal import Principal
@@ -54,6 +54,6 @@ async def list_instruments(
 
 @router.get("/{symbol}", response_model=Instrument, responses=error_responses(404))
 async def get_instrument(
-    symbol: str, engine: Engine = Depends(get_engine), _: Principal = Depends(viewer)
+    symbol: Symbol, engine: Engine = Depends(get_engine), _: Principal = Depends(viewer)
 ) -> Instrument:
     return instrument(engine, symbol)

@@ -8,7 +8,7 @@ from pydantic import BaseModel
 from config.models import Timeframe
 from engine.api.deps import get_engine, viewer
 from engine.api.routers.instruments import instrument
-from engine.api.schemas import error_responses
+from engine.api.schemas import Symbol, error_responses
 from engine.engine import Engine
 from engine.models import Bar, Quote
 from engine.security.principal import Principal
@@ -25,7 +25,7 @@ class MarketView(BaseModel):
 
 @router.get("/{symbol}", response_model=MarketView, responses=error_responses(404))
 async def market(
-    symbol: str,
+    symbol: Symbol,
     timeframe: Timeframe = Query(Timeframe.M1),
     bars: int = Query(50, ge=0, le=500, description="closed bars before the current one"),
     engine: Engine = Depends(get_engine),

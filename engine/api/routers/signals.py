@@ -8,7 +8,7 @@ from datetime import datetime
 from fastapi import APIRouter, Depends, Query
 
 from engine.api.deps import account_scope, get_engine, viewer
-from engine.api.schemas import Page, Paging, error_responses, paging, utc
+from engine.api.schemas import Page, Paging, RowId, error_responses, paging, utc
 from engine.engine import Engine
 from engine.errors import NotFound
 from engine.models import Signal
@@ -54,7 +54,7 @@ async def list_signals(
 
 @router.get("/{signal_id}", response_model=Signal, responses=error_responses(404))
 async def get_signal(
-    signal_id: int, engine: Engine = Depends(get_engine), principal: Principal = Depends(viewer)
+    signal_id: RowId, engine: Engine = Depends(get_engine), principal: Principal = Depends(viewer)
 ) -> Signal:
     signal = await engine.store.signals.get(signal_id)
     if signal is None or not principal.sees(signal.account_id):

@@ -3,7 +3,7 @@ adding, removing, pausing and resuming them is a later issue."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Path, Query
 
 from engine.api.deps import get_engine, viewer
 from engine.api.schemas import Page, Paging, error_responses, paging
@@ -50,7 +50,9 @@ async def list_strategies(
 
 @router.get("/{strategy_id}", response_model=StrategyInfo, responses=error_responses(404))
 async def get_strategy(
-    strategy_id: str, engine: Engine = Depends(get_engine), principal: Principal = Depends(viewer)
+    strategy_id: str = Path(examples=["account-001:ma_crossover:1"]),
+    engine: Engine = Depends(get_engine),
+    principal: Principal = Depends(viewer),
 ) -> StrategyInfo:
     for strategy in engine.strategies():
         if strategy.id == strategy_id and principal.sees(strategy.account_id):
