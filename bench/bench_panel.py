@@ -93,7 +93,9 @@ async def run(quick: bool = False) -> dict[str, Any]:
     seconds = 3.0 if quick else 10.0
     key_rounds = 10 if quick else 30
     with tempfile.TemporaryDirectory() as tmp:
-        engine = await Engine.open(load_settings(None, env={}), Path(tmp) / "panel.db", VirtualClock())
+        engine = await Engine.open(
+            load_settings(None, env={}), Path(tmp) / "panel.db", VirtualClock()
+        )
         await engine.start()
         await engine.clock.advance(60)  # some trading to show
         await engine.quiesce()

@@ -53,9 +53,7 @@ def fifty_accounts_config(path: Path) -> Path:
 
 
 def _tmux(*args: str) -> str:
-    return subprocess.run(
-        ["tmux", *args], capture_output=True, text=True, check=False
-    ).stdout
+    return subprocess.run(["tmux", *args], capture_output=True, text=True, check=False).stdout
 
 
 def time_to_text(session: str, command: str, marker: str, timeout: float = 30) -> float:

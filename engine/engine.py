@@ -5,9 +5,10 @@ and the store, and offers snapshots, an event stream and commands. The panel
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import functools
 import logging
 from collections.abc import Coroutine
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -16,6 +17,7 @@ from typing import Any, Literal
 from config.issues import ValidationReport
 from config.models import Settings, SystemMode, Timeframe
 from engine.alerts import AlertCenter
+from engine.brokers.base import NEVER, TriggerBand
 from engine.bus import EventBus, Subscription
 from engine.clock import Clock, RealClock
 from engine.commit import after_commit
@@ -65,7 +67,8 @@ class Engine:
         self.state = EngineState.STOPPED
         self.started_at: datetime | None = None
         self._latest: dict[str, Quote] = {}
-        self._dispatch: dict[str, tuple[tuple[QuoteHandler, Worker], ...]] = {}
+        self._routes: dict[str, _Route] = {}
+        self._attached: dict[str, Worker] = {}  # in the order quotes reach them
         self._tasks: set[asyncio.Task[None]] = set()
         self._accounts: dict[str, AccountSnapshot] = {}
         self._positions: dict[int, Position] = {}
@@ -162,19 +165,47 @@ class Engine:
         return len(quotes)
 
     def process_quotes(self, quotes: list[Quote]) -> None:
-        """The hot path: every quote to every worker trading its symbol, then to the bus."""
+        """The hot path: each quote to the brokers whose trigger bands it reaches
+        (one exact check of their union spares all the others), then to every
+        strategy trading its symbol, then to the bus."""
         latest = self._latest
-        dispatch = self._dispatch
+        routes = self._routes
+        deliver = self._deliver
         publish = self.bus.publish
         for quote in quotes:
             latest[quote.symbol] = quote
-            for handler, worker in dispatch.get(quote.symbol, ()):
-                try:
-                    handler(quote)
-                except Exception as exc:
-                    assert self.manager is not None
-                    self.manager.crashed(worker, exc)
+            route = routes.get(quote.symbol)
+            if route is not None:
+                if route.moved:
+                    self._reroute_brokers(route)
+                if route.band.reached(quote.bid, quote.ask):
+                    deliver(quote, route.brokers, route.broker_owners)
+                # Read after the brokers: a crash there has rerouted the symbol.
+                deliver(quote, route.strategies, route.strategy_owners)
             publish(QuoteEvent.model_construct(time=quote.time, quote=quote, kind="quote"))
+
+    def _deliver(
+        self, quote: Quote, handlers: tuple[QuoteHandler, ...], owners: tuple[Worker, ...]
+    ) -> None:
+        """Call every handler with `quote`. One that raises crashes its worker, whose
+        other handlers then miss the quote; the other workers' still get it."""
+        while handlers:
+            try:
+                for handler in handlers:
+                    handler(quote)
+                return
+            except Exception as exc:
+                # `handler` is the one that raised: carry on after it.
+                index = handlers.index(handler)
+                worker = owners[index]
+                rest = [
+                    (h, w)
+                    for h, w in zip(handlers[index + 1 :], owners[index + 1 :], strict=True)
+                    if w is not worker
+                ]
+                handlers = tuple(h for h, _ in rest)
+                owners = tuple(w for _, w in rest)
+                self._manager().crashed(worker, exc)
 
     # --- reading ---------------------------------------------------------------
 
@@ -258,7 +289,9 @@ class Engine:
 
     async def stop_all(self, timeout: float | None = None) -> int:
         manager = self._manager()
-        running = [w.account_id for w in manager.workers.values() if w.state is not WorkerState.STOPPED]
+        running = [
+            w.account_id for w in manager.workers.values() if w.state is not WorkerState.STOPPED
+        ]
         await asyncio.gather(*(self.store.accounts.set_desired(a, False) for a in running))
         return await manager.stop_all(timeout)
 
@@ -313,13 +346,62 @@ class Engine:
         self.bus.publish(SystemEvent(time=self.clock.now(), status=self.status()))
 
     def _attach(self, worker: Worker) -> None:
-        for symbol in worker.account.symbols:
-            entry = (worker.quote_handler(symbol), worker)
-            self._dispatch[symbol] = (*self._dispatch.get(symbol, ()), entry)
+        """Route quotes to the worker, from now until `_detach`."""
+        self._attached.pop(worker.account_id, None)
+        self._attached[worker.account_id] = worker
+        worker.on_band = functools.partial(self._band_changed, worker)
+        # Every instrument, not only the account's: it may hold positions restored
+        # in a symbol it no longer trades, whose stops still need quotes.
+        for symbol in self.settings.instruments:
+            route = self._routes.setdefault(symbol, _Route(symbol))
+            route.moved.add(worker)
+            self._reroute(symbol, route)
 
     def _detach(self, worker: Worker) -> None:
-        for symbol, entries in list(self._dispatch.items()):
-            self._dispatch[symbol] = tuple(e for e in entries if e[1] is not worker)
+        if self._attached.get(worker.account_id) is not worker:
+            return
+        del self._attached[worker.account_id]
+        worker.on_band = None
+        for symbol, route in self._routes.items():
+            route.moved.discard(worker)
+            route.bands.pop(worker, None)
+            self._reroute(symbol, route)
+
+    def _band_changed(self, worker: Worker, symbol: str) -> None:
+        """The worker's trigger band for `symbol` moved (an order or a position
+        came, went or changed its levels): reroute before the symbol's next quote,
+        once however many moved meanwhile (orders come in bursts)."""
+        route = self._routes.get(symbol)
+        if route is not None:
+            route.moved.add(worker)
+
+    def _reroute(self, symbol: str, route: _Route) -> None:
+        """Rebuild everything `process_quotes` needs for `symbol`."""
+        strategies = [
+            (handler, worker)
+            for worker in self._attached.values()
+            if symbol in worker.account.symbols
+            for handler in worker.strategy_handlers(symbol)
+        ]
+        route.strategies = tuple(h for h, _ in strategies)
+        route.strategy_owners = tuple(w for _, w in strategies)
+        self._reroute_brokers(route)
+
+    def _reroute_brokers(self, route: _Route) -> None:
+        """Rebuild which brokers hear the symbol's quotes, in the workers' order,
+        and the union of their bands."""
+        symbol = route.symbol
+        for worker in route.moved:
+            band = worker.trigger_band(symbol)
+            if band is None:
+                route.bands.pop(worker, None)
+            else:
+                route.bands[worker] = band
+        route.moved.clear()
+        owners = tuple(w for w in self._attached.values() if w in route.bands)
+        route.band = TriggerBand.covering(route.bands.values())
+        route.brokers = tuple(w.feed_broker for w in owners)
+        route.broker_owners = owners
 
     def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
         task = asyncio.create_task(coro, name=f"engine:{name}")
@@ -400,13 +482,15 @@ class Engine:
             self.mark(sample_equity=sample)
 
     def mark(self, *, sample_equity: bool = False) -> None:
-        """Publish every running account marked to market; store an equity sample."""
+        """Stop out the running accounts whose margin level fell too low, publish
+        every one marked to market; store an equity sample."""
         now = self.clock.now()
         publish = self.bus.publish
         points: list[EquityPoint] = []
         for worker in self._manager().workers.values():
             if worker.state is not WorkerState.RUNNING or worker.broker is None:
                 continue
+            worker.check_stop_out()
             account = worker.broker.account()
             publish(AccountEvent(time=now, account=account))
             for position in worker.broker.positions():
@@ -424,3 +508,19 @@ class Engine:
         if points:
             after_commit(self.store.equity.add(points), lambda: None)
         publish(SystemEvent(time=now, status=self.status()))
+
+
+@dataclass(slots=True)
+class _Route:
+    """Who hears one symbol's quotes: the strategies trading it, and the brokers
+    with a trigger band in it, with the union of their bands (a quote outside it
+    goes to no broker). Handlers and their workers are parallel tuples."""
+
+    symbol: str
+    strategies: tuple[QuoteHandler, ...] = ()
+    strategy_owners: tuple[Worker, ...] = ()
+    brokers: tuple[QuoteHandler, ...] = ()
+    broker_owners: tuple[Worker, ...] = ()
+    band: TriggerBand = NEVER
+    bands: dict[Worker, TriggerBand] = field(default_factory=dict)  # each broker's own
+    moved: set[Worker] = field(default_factory=set)  # whose band to read again

@@ -13,6 +13,7 @@ from storage.events import EventLogStore
 from storage.ledger import LedgerStore
 from storage.market import MarketStateStore
 from storage.meta import MetaStore
+from storage.security import SecurityStore
 from storage.signals import SignalStore
 
 
@@ -27,6 +28,7 @@ class Store:
         self.events = EventLogStore(db)
         self.market = MarketStateStore(db)
         self.meta = MetaStore(db)
+        self.security = SecurityStore(db)
 
     @classmethod
     async def open(cls, path: Path, settings: StorageSettings | None = None) -> Store:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import faulthandler
 import logging
 import os
 import signal
@@ -256,9 +257,12 @@ async def _running_engine(
 
 
 def _log_to_file(path: Path) -> None:
-    """Logs go to a file: the terminal belongs to the panel."""
+    """Logs go to a file: the terminal belongs to the panel. `kill -USR1` writes
+    every thread's stack there too, for a panel that seems stuck."""
     path.parent.mkdir(parents=True, exist_ok=True)
     handler = logging.FileHandler(path, encoding="utf-8")
+    if hasattr(signal, "SIGUSR1"):
+        faulthandler.register(signal.SIGUSR1, file=handler.stream, all_threads=True)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger("tradedeck")
     root.addHandler(handler)

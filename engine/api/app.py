@@ -16,8 +16,13 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from engine.api import errors
+from engine.api.audit import AuditMiddleware
+from engine.api.metrics import install as install_metrics
+from engine.api.ratelimit import RateLimitMiddleware
 from engine.api.routers import (
     alerts,
+    audit,
+    auth,
     config_routes,
     connections,
     health,
@@ -32,7 +37,6 @@ from engine.api.routers import (
     system,
     workers,
 )
-from engine.api.metrics import install as install_metrics
 from engine.api.schemas import error_responses
 from engine.api.ws import Hub
 from engine.engine import Engine
@@ -44,6 +48,7 @@ API_PREFIX = "/api/v1"
 # (router module, prefix): every group the API serves.
 ROUTERS = [
     (health, ""),
+    (auth, API_PREFIX),
     (workers, API_PREFIX),
     (panel, API_PREFIX),
     (system, API_PREFIX),
@@ -56,6 +61,7 @@ ROUTERS = [
     (alerts, API_PREFIX),
     (stream, API_PREFIX),
     (connections, API_PREFIX),
+    (audit, API_PREFIX),
     (metrics, ""),
 ]
 
@@ -78,7 +84,10 @@ def create_app(engine: Engine, security: Any) -> FastAPI:
     for module, prefix in ROUTERS:
         app.include_router(module.router, prefix=prefix)
     # The stream's clients; the server's owner calls `app.state.hub.close()` first on shutdown.
-    app.state.hub = Hub(engine, engine.settings.server, security)
+    app.state.hub = Hub(engine, security.settings, security)
+    # The last added runs first: request id, latency metrics, rate limit, audit.
+    app.add_middleware(AuditMiddleware)
+    app.add_middleware(RateLimitMiddleware)
     install_metrics(app, engine, app.state.hub)
     app.add_middleware(RequestIdMiddleware)
     return app

@@ -15,7 +15,7 @@ from engine.errors import EngineError, WorkerNotFound
 from engine.security.principal import Principal, Role
 
 
-def get_engine(request: Request) -> Engine:
+async def get_engine(request: Request) -> Engine:
     engine: Engine = request.app.state.engine
     return engine
 

@@ -20,6 +20,9 @@ T = TypeVar("T")
 Order = Literal["asc", "desc"]
 
 
+# Lists paged in SQL pass `skip` as an OFFSET: SQLite's integers are 64-bit.
+MAX_SKIP = 2**63 - 1
+
 # Path parameters. Ids are SQLite integers (64-bit): a larger one names nothing.
 RowId = Annotated[int, Path(ge=1, le=2**63 - 1, examples=[1])]
 Symbol = Annotated[str, Path(description="an instrument's symbol", examples=["EURUSD"])]
@@ -71,13 +74,14 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
 class Paging:
     """`skip`/`limit` (default 50, max 500) and `sort`/`order` query parameters.
 
-    Used as `Depends()` it accepts any field of the listed model as `sort`;
-    `paging(...)` builds one that accepts only the named fields and documents
-    them in OpenAPI."""
+    Prefer `Depends(paging(...))`: it accepts only the named sort fields, lists
+    them in OpenAPI, and runs on the event loop, where `Depends()` on this class
+    costs a hop through FastAPI's thread pool per request (classes always take
+    it). As `Depends()`, any field of the listed model is accepted as `sort`."""
 
     def __init__(
         self,
-        skip: int = Query(0, ge=0, description="items to skip"),
+        skip: int = Query(0, ge=0, le=MAX_SKIP, description="items to skip"),
         limit: int = Query(50, ge=1, le=500, description="items to return (max 500)"),
         sort: str | None = Query(None, description="field to sort by"),
         order: Order = Query("asc"),
@@ -116,7 +120,7 @@ def paging(*fields: str, default: str, order: Order = "asc") -> Callable[..., Pa
         raise ValueError(f"the default sort field {default!r} is not among {fields}")
     sort_field = Literal[fields]  # type: ignore[valid-type]
 
-    def dependency(skip: int, limit: int, sort: str, order: Order) -> Paging:
+    async def dependency(skip: int, limit: int, sort: str, order: Order) -> Paging:
         return Paging(skip, limit, sort, order)
 
     # Built by hand: the annotations must be the objects made above, which a
@@ -128,7 +132,7 @@ def paging(*fields: str, default: str, order: Order = "asc") -> Callable[..., Pa
 
     dependency.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
         [
-            param("skip", int, Query(0, ge=0, description="items to skip")),
+            param("skip", int, Query(0, ge=0, le=MAX_SKIP, description="items to skip")),
             param("limit", int, Query(50, ge=1, le=500, description="items to return (max 500)")),
             param("sort", sort_field, Query(default, description="field to sort by")),
             param("order", Order, Query(order, description="sort direction")),

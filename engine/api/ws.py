@@ -54,6 +54,8 @@ log = logging.getLogger("tradedeck.api.ws")
 
 # Query parameters that would carry a long-lived credential; refused outright.
 _URL_CREDENTIALS = ("token", "access_token", "api_key", "apikey", "key", "jwt")
+# How long an orderly close waits for the client's queue to flush.
+_DRAIN_SECONDS = 2.0
 
 
 class Hub:
@@ -139,6 +141,9 @@ class Hub:
         receiver = asyncio.create_task(self._receive_loop(conn), name=f"ws:{conn.id}:receive")
         try:
             await asyncio.wait((sender, receiver), return_when=asyncio.FIRST_COMPLETED)
+            if conn.close_code is not None and not sender.done():
+                # An orderly close (abuse, an administrator): flush the queue first.
+                await asyncio.wait((sender,), timeout=_DRAIN_SECONDS)
         finally:
             sender.cancel()
             receiver.cancel()
@@ -228,7 +233,9 @@ class Hub:
                 channel = exc.channel if exc.channel and CHANNELS.get(exc.channel) else None
                 conn.push(self.frame("error", channel, exc.data()))
                 if conn.note_error(loop.time(), self.error_window) >= self.error_limit:
-                    conn.close(CLOSE_POLICY, "Too many invalid messages.", label="abuse")
+                    conn.close(
+                        CLOSE_POLICY, "Too many invalid messages.", label="abuse", drain=True
+                    )
                     return
 
     async def _handle(self, conn: Connection, text: str) -> None:
@@ -322,7 +329,7 @@ class Hub:
         conn = self.connections.get(connection_id)
         if conn is None:
             return False
-        conn.close(CLOSE_POLICY, reason, label="admin")
+        conn.close(CLOSE_POLICY, reason, label="admin", drain=True)
         return True
 
     def broadcast(self, record: LogRecord) -> int:

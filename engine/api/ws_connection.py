@@ -146,6 +146,8 @@ class Connection:
         while True:
             frames = self._take()
             if not frames:
+                if self.close_code is not None:
+                    return  # drained before closing
                 self._overflows = 0  # caught up
                 self._waiter = loop.create_future()
                 await self._waiter
@@ -178,13 +180,16 @@ class Connection:
 
     # --- closing ----------------------------------------------------------------
 
-    def close(self, code: int, reason: str, *, label: str) -> None:
-        """Ask the connection to close; the first reason wins. Safe to call from
-        the bus listener: it only sets fields and cancels the sender task."""
-        if self.close_code is not None:
-            return
-        self.close_code, self.close_reason, self.close_label = code, reason, label
-        if self._sender is not None:
+    def close(self, code: int, reason: str, *, label: str, drain: bool = False) -> None:
+        """Ask the connection to close; the first reason wins. With `drain` the
+        sender first sends what is queued (the errors that led to it, say);
+        without, it stops now. Safe to call from the bus listener: it only sets
+        fields and wakes or cancels the sender task."""
+        if self.close_code is None:
+            self.close_code, self.close_reason, self.close_label = code, reason, label
+        if drain:
+            self._wake()
+        elif self._sender is not None:
             self._sender.cancel()
 
     def note_error(self, now: float, window: float) -> int:

@@ -8,6 +8,7 @@ stores the changes durably first and only then tells the rest of the engine.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Protocol
@@ -75,6 +76,44 @@ class Changes:
             self.balance = other.balance
 
 
+_INF = Decimal("Infinity")
+
+
+@dataclass(frozen=True, slots=True)
+class TriggerBand:
+    """The prices at which a broker acts on a symbol's quotes (fills a pending
+    order, closes a position at its SL or TP): a quote reaches the band when
+    bid <= bid_low, bid >= bid_high, ask <= ask_low or ask >= ask_high. Quotes
+    that reach no band need not go to the broker at all."""
+
+    bid_low: Decimal = -_INF
+    bid_high: Decimal = _INF
+    ask_low: Decimal = -_INF
+    ask_high: Decimal = _INF
+
+    def reached(self, bid: Decimal, ask: Decimal) -> bool:
+        return (
+            bid <= self.bid_low
+            or bid >= self.bid_high
+            or ask <= self.ask_low
+            or ask >= self.ask_high
+        )
+
+    @classmethod
+    def covering(cls, bands: Collection[TriggerBand]) -> TriggerBand:
+        """The band a quote reaches exactly when it reaches any of `bands`."""
+        return cls(
+            max((b.bid_low for b in bands), default=-_INF),
+            min((b.bid_high for b in bands), default=_INF),
+            max((b.ask_low for b in bands), default=-_INF),
+            min((b.ask_high for b in bands), default=_INF),
+        )
+
+
+NEVER = TriggerBand()
+"""The band no quote reaches."""
+
+
 @dataclass(slots=True)
 class TradeResult:
     """MT5's MqlTradeResult in short: a retcode, a sentence, the order, and
@@ -113,8 +152,16 @@ class Broker(Protocol):
     async def disconnect(self) -> None: ...
 
     def on_quote(self, quote: Quote) -> Changes | None:
-        """Mark to market; fire SL/TP and pending orders. Hot path: must return
-        quickly (None) when nothing in the account watches `quote.symbol`."""
+        """Fire the SL/TP and pending orders `quote` reaches. Only quotes that
+        reach `trigger_band(quote.symbol)` need to be given; others change nothing."""
+        ...
+
+    def trigger_band(self, symbol: str) -> TriggerBand | None:
+        """Where `symbol`'s quotes make the broker act; None when none can."""
+        ...
+
+    def check_stop_out(self) -> Changes | None:
+        """Close positions while the margin level is below the stop-out level."""
         ...
 
     async def send_order(self, request: OrderRequest) -> TradeResult: ...

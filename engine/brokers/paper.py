@@ -6,18 +6,25 @@ positions; the account hedges (a position per order) or nets (a position per
 symbol); margin, commission, currency conversion and stop-out behave as on an
 MT5 server, and refusals carry MT5's retcodes. The broker never writes
 anywhere: every change comes back as `Changes` for the worker to store.
+
+Quotes are read from `quote_source` (the engine's latest quotes), and only
+quotes that reach a symbol's `trigger_band` need to be given to `on_quote`, so
+most ticks never reach the broker. Stop-out is checked after every fill and
+whenever `check_stop_out` is called (the engine does at every mark), not on
+every tick as an MT5 server does: a falling margin level is caught within one
+mark interval.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 
 from config.models import AccountConfig, BrokerKind, InstrumentConfig, MarginMode
 from engine.brokers import retcodes
-from engine.brokers.base import Changes, OrderRequest, PaperLedger, TradeResult
+from engine.brokers.base import Changes, OrderRequest, PaperLedger, TradeResult, TriggerBand
 from engine.clock import Clock
 from engine.models import (
     AccountSnapshot,
@@ -35,8 +42,6 @@ from engine.models import (
 
 STOP_OUT_LEVEL = Decimal(50)  # margin level in % below which positions are closed
 
-# The float estimate errs towards checking: the exact Decimal check decides.
-_STOP_OUT_F = float(STOP_OUT_LEVEL) + 0.001
 _CENT = Decimal("0.01")
 _NO_PROFIT = Decimal("0.00")
 _ZERO = Decimal(0)
@@ -58,18 +63,22 @@ class PaperBroker:
         clock: Clock,
         tickets: Callable[[], int],
         ledger: PaperLedger | None = None,
-        quote_source: Callable[[str], Quote | None] | None = None,
+        *,
+        quote_source: Callable[[str], Quote | None],
+        on_band: Callable[[str], None] | None = None,
     ) -> None:
         """`tickets` numbers orders and deals alike; `ledger` is the state storage
-        saved (a fresh account when None); `quote_source` gives the quotes of
-        symbols the account does not trade, for currency conversion."""
+        saved (a fresh account when None); `quote_source` gives the latest quote
+        of any symbol (fills, marks and currency conversion); `on_band` is told
+        the symbol whose `trigger_band` changed."""
         self.account_id = account.id
         self._config = account
         self._netting = account.margin_mode is MarginMode.NETTING
         self._leverage = Decimal(account.leverage)
         self._clock = clock
         self._tickets = tickets
-        self._quote_source = quote_source
+        self._quote = quote_source
+        self._on_band = on_band
         ledger = ledger or PaperLedger(balance=account.starting_balance)
         self._tradable = frozenset(account.symbols)
         # Restored positions and orders stay manageable even in a symbol the
@@ -82,25 +91,21 @@ class PaperBroker:
                 "which no longer have an instrument configured."
             )
         self._specs = {
-            symbol: _Spec.of(instruments[symbol], account.currency)
+            symbol: _Spec.of(instruments[symbol])
             for symbol in self._tradable | held
             if symbol in instruments
         }
         self._balance = ledger.balance
-        self._balance_f = float(ledger.balance)
         self._realised = ledger.realised_pnl
         self._commission = ledger.commission
         self._realised_today = ledger.realised_today
         self._day = _utc_date(clock.now())
-        self._quotes: dict[str, Quote] = {}
         self._rates: dict[str, Decimal] = {}  # last known rate per profit currency
         self._positions: dict[int, _Open] = {}
         self._orders: dict[int, Order] = {}
         self._books: dict[str, _Book] = {}  # only symbols with positions or orders
         self._client_ids: set[str] = set()
         self._closed: set[int] = set()
-        self._upnl_f = 0.0  # float estimates, to spot a stop-out cheaply
-        self._margin_f = 0.0
         for position in ledger.positions:
             self._positions[position.ticket] = _Open.restore(position)
         for order in ledger.orders:
@@ -118,25 +123,26 @@ class PaperBroker:
     # --- the hot path ------------------------------------------------------------
 
     def on_quote(self, quote: Quote) -> Changes | None:
-        """Remember `quote`; fire SL/TP, pending orders and stop-out if it reaches them."""
-        symbol = quote.symbol
-        self._quotes[symbol] = quote
-        book = self._books.get(symbol)
-        if book is None:
+        """Fire the SL/TP and pending orders `quote` reaches (then stop-out if the
+        fills leave the margin level too low); None when it reaches nothing."""
+        book = self._books.get(quote.symbol)
+        if book is None or book.band is None or not book.band.reached(quote.bid, quote.ask):
             return None
-        bid, ask = quote.bid, quote.ask
-        if (
-            bid <= book.bid_low
-            or bid >= book.bid_high
-            or ask >= book.ask_high
-            or ask <= book.ask_low
-        ):
-            return self._on_trigger(book, quote)
-        if book.exposed:
-            self._estimate(book, quote)
-            if (self._balance_f + self._upnl_f) * 100.0 < _STOP_OUT_F * self._margin_f:
-                return self._on_trigger(book, quote)
-        return None
+        return self._on_trigger(book, quote)
+
+    def trigger_band(self, symbol: str) -> TriggerBand | None:
+        """The levels of `symbol`'s SL/TP and pending orders; None when it has none."""
+        book = self._books.get(symbol)
+        return None if book is None else book.band
+
+    def check_stop_out(self) -> Changes | None:
+        """Close the most losing positions while the margin level is below
+        STOP_OUT_LEVEL, at the latest quotes."""
+        if not self._positions:
+            return None
+        changes = Changes()
+        self._stop_out(self._clock.now(), changes)
+        return changes or None
 
     # --- requests ------------------------------------------------------------------
 
@@ -218,7 +224,7 @@ class PaperBroker:
         return sorted(self._orders.values(), key=_ticket)
 
     def last_quote(self, symbol: str) -> Quote | None:
-        return self._quotes.get(symbol)
+        return self._quote(symbol)
 
     # --- placing orders --------------------------------------------------------------
 
@@ -238,8 +244,11 @@ class PaperBroker:
         assert spec is not None  # `_check` refuses unknown symbols
         order = order.model_copy(update=_rounded_prices(request, spec))
         if order.type is OrderType.MARKET:
+            quote = self._quote(order.symbol)
+            assert quote is not None  # `_check` refuses a symbol without a quote
             changes = Changes()
-            order = self._execute(order, spec, self._quotes[order.symbol], now, changes)
+            order = self._execute(order, spec, quote, now, changes)
+            self._stop_out(now, changes)
             return TradeResult(retcodes.DONE, "Request completed.", order, changes)
         order = order.model_copy(update={"status": OrderStatus.PLACED, "retcode": retcodes.PLACED})
         self._orders[ticket] = order
@@ -277,7 +286,7 @@ class PaperBroker:
                 return retcodes.INVALID, "A stop-limit order needs a stop_limit price."
         if not spec.is_open(now):
             return retcodes.MARKET_CLOSED, f"The {request.symbol} market is closed now."
-        quote = self._quotes.get(request.symbol)
+        quote = self._quote(request.symbol)
         if quote is None:
             return retcodes.PRICE_OFF, f"There is no quote for {request.symbol} yet."
         prices = _rounded_prices(request, spec)
@@ -496,7 +505,6 @@ class PaperBroker:
         position.commission += commission
         self._roll_day(now)
         self._balance += profit - commission
-        self._balance_f = float(self._balance)
         self._realised += profit
         self._commission += commission
         self._realised_today += profit - commission
@@ -523,7 +531,7 @@ class PaperBroker:
     # --- triggers --------------------------------------------------------------------
 
     def _on_trigger(self, book: _Book, quote: Quote) -> Changes | None:
-        """A quote reached a level (or the margin level looks low): act on it exactly."""
+        """A quote reached a level of `book`: act on it exactly."""
         now = self._clock.now()
         spec = book.spec
         if not spec.is_open(now):
@@ -624,52 +632,30 @@ class PaperBroker:
             closable = [
                 p
                 for p in self._positions.values()
-                if p.symbol in self._quotes and self._specs[p.symbol].is_open(now)
+                if self._quote(p.symbol) is not None and self._specs[p.symbol].is_open(now)
             ]
             if not closable:
                 return
             worst = min(closable, key=lambda p: (self._mark(p).profit, p.ticket))
-            spec = self._specs[worst.symbol]
-            self._close_by_system(worst, spec, self._quotes[worst.symbol], "[so]", now, changes)
-
-    def _estimate(self, book: _Book, quote: Quote) -> None:
-        """Update the float estimate of the account's unrealised P&L and margin with
-        this symbol's quote; exact Decimal checks follow only when it looks low."""
-        rate = self._rate_f(book)
-        upnl = rate * (
-            book.long_units * float(quote.bid)
-            - book.long_cost
-            - book.short_units * float(quote.ask)
-            + book.short_cost
-        )
-        margin = rate * book.margin_units
-        self._upnl_f += upnl - book.upnl
-        self._margin_f += margin - book.margin
-        book.upnl, book.margin = upnl, margin
+            quote = self._quote(worst.symbol)
+            assert quote is not None
+            self._close_by_system(worst, self._specs[worst.symbol], quote, "[so]", now, changes)
 
     # --- bookkeeping -----------------------------------------------------------------
 
     def _refresh(self, symbol: str) -> None:
-        """Recompute a symbol's trigger levels and exposure after its positions or
-        orders changed; forget the symbol when nothing in it is left."""
+        """Recompute a symbol's trigger band after its positions or orders changed;
+        forget the symbol when nothing in it is left."""
         positions = {t: p for t, p in self._positions.items() if p.symbol == symbol}
         orders = {t: o for t, o in self._orders.items() if o.symbol == symbol}
         old = self._books.pop(symbol, None)
-        if old is not None:
-            self._upnl_f -= old.upnl
-            self._margin_f -= old.margin
         spec = self._specs.get(symbol)
-        if spec is None or not (positions or orders):
-            return
-        book = _Book(spec, positions, orders)
-        for position in positions.values():
-            book.watch_position(position, self._leverage)
-        for order in orders.values():
-            book.watch_order(order)
-        self._books[symbol] = book
-        quote = self._quotes.get(symbol)
-        if quote is not None and book.exposed:
-            self._estimate(book, quote)
+        band = None
+        if spec is not None and (positions or orders):
+            band = _band(positions.values(), orders.values())
+            self._books[symbol] = _Book(spec, positions, orders, band)
+        if self._on_band is not None and band != (None if old is None else old.band):
+            self._on_band(symbol)
 
     def _exposure(self) -> tuple[Decimal, Decimal]:
         """(unrealised P&L, margin) of the open positions, in the account currency."""
@@ -677,7 +663,7 @@ class PaperBroker:
         for position in self._positions.values():
             spec = self._specs[position.symbol]
             rate = self._rate(spec.profit_currency) or _ZERO
-            quote = self._quotes.get(position.symbol)
+            quote = self._quote(position.symbol)
             if quote is not None:
                 mark = quote.bid if position.side is _BUY else quote.ask
                 unrealised += self._profit(position, spec, mark, position.volume, rate)
@@ -701,7 +687,7 @@ class PaperBroker:
 
     def _mark(self, position: _Open) -> Position:
         spec = self._specs[position.symbol]
-        quote = self._quotes.get(position.symbol)
+        quote = self._quote(position.symbol)
         current, profit = None, _NO_PROFIT
         if quote is not None:
             current = quote.bid if position.side is _BUY else quote.ask
@@ -727,12 +713,6 @@ class PaperBroker:
     def _net_position(self, symbol: str) -> _Open | None:
         return next((p for p in self._positions.values() if p.symbol == symbol), None)
 
-    def _lookup(self, symbol: str) -> Quote | None:
-        quote = self._quotes.get(symbol)
-        if quote is None and self._quote_source is not None:
-            quote = self._quote_source(symbol)
-        return quote
-
     def _rate(self, currency: str) -> Decimal | None:
         """Account-currency value of one unit of `currency` from the mid of the direct
         pair (EURUSD for EUR -> USD) or the inverse of the reverse pair (USDJPY for
@@ -740,30 +720,16 @@ class PaperBroker:
         account = self._config.currency
         if currency == account:
             return Decimal(1)
-        direct = self._lookup(currency + account)
+        direct = self._quote(currency + account)
         if direct is not None:
             rate = (direct.bid + direct.ask) / _TWO
         else:
-            inverse = self._lookup(account + currency)
+            inverse = self._quote(account + currency)
             if inverse is None:
                 return self._rates.get(currency)
             rate = _TWO / (inverse.bid + inverse.ask)
         self._rates[currency] = rate
         return rate
-
-    def _rate_f(self, book: _Book) -> float:
-        """`_rate` as a float from the pair's mid, for the hot path's estimate."""
-        pairs = book.spec.pairs
-        if pairs is None:
-            return 1.0
-        direct = self._lookup(pairs[0])
-        if direct is not None:
-            book.rate = direct.mid
-        else:
-            inverse = self._lookup(pairs[1])
-            if inverse is not None:
-                book.rate = 1.0 / inverse.mid
-        return book.rate
 
     def _roll_day(self, now: datetime) -> None:
         """`realised_today` restarts at UTC midnight."""
@@ -790,13 +756,11 @@ class _Spec:
     fillings: frozenset[str]
     default_filling: Filling
     profit_currency: str
-    pairs: tuple[str, str] | None  # (direct, inverse) pairs converting profit to the account
     days: frozenset[int]
     sessions: tuple[tuple[int, int], ...]  # (start, end) in seconds of the UTC day
 
     @classmethod
-    def of(cls, instrument: InstrumentConfig, account_currency: str) -> _Spec:
-        profit = instrument.profit_currency
+    def of(cls, instrument: InstrumentConfig) -> _Spec:
         fillings = frozenset(instrument.filling_modes)
         return cls(
             quantum=Decimal(1).scaleb(-instrument.digits),
@@ -808,10 +772,7 @@ class _Spec:
             volume_step=instrument.volume_step,
             fillings=fillings,
             default_filling=next((f for f in Filling if f.value in fillings), Filling.FOK),
-            profit_currency=profit,
-            pairs=None
-            if profit == account_currency
-            else (profit + account_currency, account_currency + profit),
+            profit_currency=instrument.profit_currency,
             days=frozenset(instrument.trading_days),
             sessions=tuple(_session(hours) for hours in instrument.trading_hours),
         )
@@ -863,65 +824,44 @@ class _Open:
 
 @dataclass(slots=True)
 class _Book:
-    """One symbol's open positions and orders, with the levels a quote must reach
-    to fire any of them and the exposure for the stop-out estimate (floats, in
-    the profit currency)."""
+    """One symbol's open positions and orders, and the band of prices at which a
+    quote fires any of them."""
 
     spec: _Spec
     positions: dict[int, _Open]
     orders: dict[int, Order]
-    bid_low: Decimal = -_INF  # fire when bid <= bid_low
-    bid_high: Decimal = _INF  # fire when bid >= bid_high
-    ask_high: Decimal = _INF  # fire when ask >= ask_high
-    ask_low: Decimal = -_INF  # fire when ask <= ask_low
-    long_units: float = 0.0  # sum of volume * contract size of longs
-    long_cost: float = 0.0  # ... times their open price
-    short_units: float = 0.0
-    short_cost: float = 0.0
-    margin_units: float = 0.0
-    exposed: bool = False  # any position at all
-    upnl: float = 0.0  # last estimate, in the account currency
-    margin: float = 0.0
-    rate: float = 1.0  # last profit -> account currency rate seen
+    band: TriggerBand | None  # None when no quote can fire anything (no SL, TP or order)
 
-    def watch_position(self, position: _Open, leverage: Decimal) -> None:
-        units = float(position.volume * self.spec.contract_size)
-        cost = units * float(position.open_price)
-        self.exposed = True
-        self.margin_units += cost / float(leverage)
-        if position.side is _BUY:
-            self.long_units += units
-            self.long_cost += cost
-            self._bid_below(position.sl)
-            self._bid_above(position.tp)
-        else:
-            self.short_units += units
-            self.short_cost += cost
-            self._ask_above(position.sl)
-            self._ask_below(position.tp)
 
-    def watch_order(self, order: Order) -> None:
+def _band(positions: Iterable[_Open], orders: Iterable[Order]) -> TriggerBand | None:
+    """The tightest levels: a long closes on the bid (SL below, TP above), a short
+    on the ask (SL above, TP below); a buy limit fills when the ask falls to it, a
+    buy stop (or a stop-limit's stop) when the ask rises to it, sells on the bid."""
+    bid_low: list[Decimal] = []
+    bid_high: list[Decimal] = []
+    ask_low: list[Decimal] = []
+    ask_high: list[Decimal] = []
+    for position in positions:
+        stops, targets = (bid_low, bid_high) if position.side is _BUY else (ask_high, ask_low)
+        if position.sl is not None:
+            stops.append(position.sl)
+        if position.tp is not None:
+            targets.append(position.tp)
+    for order in orders:
+        assert order.price is not None  # pending orders always have one
         buy = order.side is _BUY
         if order.type is OrderType.LIMIT:
-            (self._ask_below if buy else self._bid_above)(order.price)
-        else:  # stop, and a stop-limit until its stop is reached
-            (self._ask_above if buy else self._bid_below)(order.price)
-
-    def _bid_below(self, level: Decimal | None) -> None:
-        if level is not None and level > self.bid_low:
-            self.bid_low = level
-
-    def _bid_above(self, level: Decimal | None) -> None:
-        if level is not None and level < self.bid_high:
-            self.bid_high = level
-
-    def _ask_above(self, level: Decimal | None) -> None:
-        if level is not None and level < self.ask_high:
-            self.ask_high = level
-
-    def _ask_below(self, level: Decimal | None) -> None:
-        if level is not None and level > self.ask_low:
-            self.ask_low = level
+            (ask_low if buy else bid_high).append(order.price)
+        else:
+            (ask_high if buy else bid_low).append(order.price)
+    if not (bid_low or bid_high or ask_low or ask_high):
+        return None
+    return TriggerBand(
+        max(bid_low, default=-_INF),
+        min(bid_high, default=_INF),
+        max(ask_low, default=-_INF),
+        min(ask_high, default=_INF),
+    )
 
 
 def _changed(changes: Changes, position: Position) -> None:

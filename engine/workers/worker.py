@@ -17,7 +17,7 @@ from datetime import datetime, time
 from decimal import Decimal
 
 from config.models import AccountConfig, BrokerKind, InstrumentConfig
-from engine.brokers.base import Broker, Changes, OrderRequest, TradeResult
+from engine.brokers.base import Broker, Changes, OrderRequest, TradeResult, TriggerBand
 from engine.brokers.paper import PaperBroker
 from engine.commit import after_commit
 from engine.errors import Conflict, EngineError
@@ -73,6 +73,9 @@ class Worker:
         self._send_lock = asyncio.Lock()
         self._by_client_id: OrderedDict[str, TradeResult] = OrderedDict()
         self.crashes = 0
+        # Set by whoever routes quotes to this worker (the engine), to hear which
+        # symbol's trigger band changed.
+        self.on_band: Callable[[str], None] | None = None
 
     # --- state ---------------------------------------------------------------
 
@@ -105,7 +108,7 @@ class Worker:
         for symbol in self.account.symbols:
             quote = self.rt.market.quote(symbol)
             if quote is not None:
-                self._apply_quote_changes(self.broker.on_quote(quote))
+                self._apply(self.broker.on_quote(quote))
         self.strategies = self._build_strategies()
         self._spawn(self._order_loop(), "orders")
         self._spawn(self._heartbeat_loop(), "heartbeat")
@@ -139,21 +142,26 @@ class Worker:
                 async with asyncio.timeout(timeout):
                     await self.broker.disconnect()
 
-    def quote_handler(self, symbol: str) -> QuoteHandler:
-        """The hot path for one symbol, with everything it needs bound once."""
+    # --- the hot path --------------------------------------------------------
+
+    def strategy_handlers(self, symbol: str) -> tuple[QuoteHandler, ...]:
+        """The `on_quote` of every strategy trading `symbol`, for the engine to call."""
+        return tuple(s.on_quote for s in self.strategies.values() if symbol in s.symbols)
+
+    def trigger_band(self, symbol: str) -> TriggerBand | None:
+        """Where `symbol`'s quotes must go to `feed_broker`; None when nowhere."""
+        return self.broker.trigger_band(symbol) if self.broker is not None else None
+
+    def feed_broker(self, quote: Quote) -> None:
+        """Give the broker a quote that reached its trigger band; store what fired."""
         assert self.broker is not None
-        broker_on_quote = self.broker.on_quote
-        apply = self._apply_quote_changes
-        strategies = tuple(s.on_quote for s in self.strategies.values() if symbol in s.symbols)
+        self._apply(self.broker.on_quote(quote))
 
-        def handle(quote: Quote) -> None:
-            changes = broker_on_quote(quote)
-            if changes is not None:
-                apply(changes)
-            for on_quote in strategies:
-                on_quote(quote)
-
-        return handle
+    def check_stop_out(self) -> None:
+        """Let the broker close positions if the margin level fell below its
+        stop-out level (the engine asks at every mark)."""
+        if self.broker is not None:
+            self._apply(self.broker.check_stop_out())
 
     # --- orders --------------------------------------------------------------
 
@@ -240,6 +248,7 @@ class Worker:
             self.rt.tickets,
             ledger,
             quote_source=self.rt.market.quote,
+            on_band=self._band_changed,
         )
         await broker.connect()
         return broker
@@ -319,9 +328,13 @@ class Worker:
         after_commit(future, lambda: self._publish(changes))
         return future
 
-    def _apply_quote_changes(self, changes: Changes | None) -> None:
+    def _apply(self, changes: Changes | None) -> None:
         if changes:
             self._record(changes)
+
+    def _band_changed(self, symbol: str) -> None:
+        if self.on_band is not None:
+            self.on_band(symbol)
 
     def _publish(self, changes: Changes) -> None:
         now = self.rt.clock.now()
@@ -380,7 +393,9 @@ class _Context:
     def close_position(self, ticket: int, reason: str) -> None:
         self._worker._orders.put_nowait((ticket, reason))
 
-    def signal(self, strategy_id: str, symbol: str, side: Side, strength: float, reason: str) -> None:
+    def signal(
+        self, strategy_id: str, symbol: str, side: Side, strength: float, reason: str
+    ) -> None:
         rt = self._worker.rt
         signal = Signal(
             id=rt.signal_ids(),

@@ -4,13 +4,11 @@ failure closes with 1008."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import websockets
 
-from tests.api.ws_support import Served, Stream, connect, serve, with_server, ws_url
-from tests.conftest import EngineFactory
+from tests.api.ws_support import Stream, connect, ws_url
 
 POLICY = 1008
 
@@ -96,17 +94,11 @@ async def test_a_long_lived_token_in_the_url_is_refused(api: Any) -> None:
         assert stream.seen == []
 
 
-async def test_no_authentication_in_time_closes_with_1008(
-    engine_factory: EngineFactory, demo_settings: Any, tmp_path: Path
-) -> None:
-    engine = await engine_factory(with_server(demo_settings, ws_auth_timeout_seconds=0.2))
-    served: Served = await serve(engine, tmp_path / "secret")
-    try:
-        async with connect(served.url, welcome=False) as stream:
-            code, reason = await stream.closed()
-        assert code == POLICY
-        assert "time" in reason
-        stats = served.app.state.hub.stats()
-        assert stats["auth_failures"] == 1 and stats["clients"] == 0
-    finally:
-        await served.stop()
+async def test_no_authentication_in_time_closes_with_1008(api_factory: Any) -> None:
+    api = await api_factory(ws_auth_timeout_seconds=0.2)
+    async with connect(api.url, welcome=False) as stream:
+        code, reason = await stream.closed()
+    assert code == POLICY
+    assert "time" in reason
+    stats = api.app.state.hub.stats()
+    assert stats["auth_failures"] == 1 and stats["clients"] == 0

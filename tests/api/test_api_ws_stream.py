@@ -4,14 +4,12 @@ for what the server cannot act on."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from pydantic import TypeAdapter
 
 from engine.models import Event, OrderEvent, QuoteEvent
-from tests.api.ws_support import Message, Stream, connect, serve, with_server
-from tests.conftest import EngineFactory
+from tests.api.ws_support import Message, Stream, connect
 
 EVENT: TypeAdapter[Event] = TypeAdapter(Event)
 
@@ -138,8 +136,16 @@ async def test_bad_messages_get_errors_naming_the_problem(api: Any) -> None:
             ('{"action": "launch", "id": "l1"}', "UNKNOWN_ACTION", "launch"),
             ('{"action": "subscribe", "channel": "weather"}', "UNKNOWN_CHANNEL", "weather"),
             ('{"action": "subscribe"}', "INVALID_REQUEST", "channel"),
-            ('{"action": "subscribe", "channel": "orders", "extra": 1}', "INVALID_REQUEST", "extra"),
-            ('{"action": "subscribe", "channel": "orders", "accounts": "a"}', "INVALID_REQUEST", "accounts"),
+            (
+                '{"action": "subscribe", "channel": "orders", "extra": 1}',
+                "INVALID_REQUEST",
+                "extra",
+            ),
+            (
+                '{"action": "subscribe", "channel": "orders", "accounts": "a"}',
+                "INVALID_REQUEST",
+                "accounts",
+            ),
             (b"\x00\x01", "INVALID_REQUEST", "binary"),
         ]
         for raw, code, word in cases:
@@ -174,16 +180,11 @@ async def test_an_oversize_frame_closes_with_1009(api: Any) -> None:
     assert code == 1009
 
 
-async def test_heartbeats_arrive_on_schedule(
-    engine_factory: EngineFactory, demo_settings: Any, tmp_path: Path
-) -> None:
-    engine = await engine_factory(with_server(demo_settings, ws_heartbeat_seconds=0.05))
-    served = await serve(engine, tmp_path / "secret")
-    try:
-        async with connect(served.url, served.keys["viewer"]) as stream:
-            welcome_seq = stream.seen[0]["seq"]
-            beats = [await stream.expect("heartbeat") for _ in range(3)]
-        assert [b["channel"] for b in beats] == [None, None, None]
-        assert [b["seq"] for b in beats] == [welcome_seq + 1, welcome_seq + 2, welcome_seq + 3]
-    finally:
-        await served.stop()
+async def test_heartbeats_arrive_on_schedule(api_factory: Any) -> None:
+    api = await api_factory(ws_heartbeat_seconds=0.05)
+    async with connect(api.url, api.keys["viewer"]) as stream:
+        welcome_seq = stream.seen[0]["seq"]
+        beats = [await stream.expect("heartbeat") for _ in range(3)]
+        assert stream.seen[1:] == beats  # nothing else was due
+    assert [b["channel"] for b in beats] == [None, None, None]
+    assert [b["seq"] for b in beats] == [welcome_seq + 1, welcome_seq + 2, welcome_seq + 3]

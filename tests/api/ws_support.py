@@ -1,6 +1,5 @@
-"""Stream test support: a small `websockets` client (JSON in and out, reading
-until a message matches, the close code when the server hangs up) and a way
-to serve an engine built with non-default server settings."""
+"""A small `websockets` client for the stream tests: JSON in and out, reading
+until a message matches, and the close code when the server hangs up."""
 
 from __future__ import annotations
 
@@ -8,19 +7,10 @@ import asyncio
 import json
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import websockets
 from websockets.asyncio.client import ClientConnection
-
-from config.models import Settings
-from engine.api.app import create_app
-from engine.api.server import ServerHandle
-from engine.engine import Engine
-from engine.security.principal import Role
-from engine.security.service import Security
 
 Message = dict[str, Any]
 WAIT = 5.0  # seconds of real time a message may take before a test fails
@@ -94,41 +84,3 @@ async def connect(
             ack = await stream.recv()
             assert ack["type"] == "ack" and ack["data"]["action"] == "auth", ack
         yield stream
-
-
-@dataclass
-class Served:
-    """The real API on a loopback port for an engine a test built itself
-    (for settings the shared `api` fixture does not use)."""
-
-    engine: Engine
-    app: Any
-    handle: ServerHandle
-    keys: dict[str, str]
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.handle.port}"
-
-    async def stop(self) -> None:
-        """As the service does: WebSocket clients first, then the server."""
-        await self.app.state.hub.close()
-        await self.handle.stop()
-
-
-async def serve(engine: Engine, secret: Path, *, port: int = 0) -> Served:
-    security = await Security.open(
-        engine.store, engine.settings.server, secret_path=secret, clock=engine.clock
-    )
-    keys = {}
-    for role in Role:
-        _, keys[role.value] = await security.create_key(role=role, name=f"ws-{role.value}")
-    app = create_app(engine, security)
-    handle = ServerHandle(app, "127.0.0.1", port)
-    await handle.start()
-    return Served(engine, app, handle, keys)
-
-
-def with_server(settings: Settings, **server: Any) -> Settings:
-    """`settings` with some `[server]` values replaced."""
-    return settings.model_copy(update={"server": settings.server.model_copy(update=server)})

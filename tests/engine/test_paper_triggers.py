@@ -1,19 +1,22 @@
-"""PaperBroker on quotes: SL/TP, limit/stop/stop-limit orders, stop-out, and
-the hot path staying quiet when nothing is reached."""
+"""PaperBroker on quotes: SL/TP, limit/stop/stop-limit orders, stop-out, the
+hot path staying quiet when nothing is reached, and the trigger band (what the
+engine checks before giving the broker a quote) holding exactly the quotes
+that fire something."""
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
 
 from engine.brokers import retcodes
-from engine.models import DealEntry, OrderSource, OrderStatus, OrderType, Side
-from tests.engine.test_paper_orders import Desk
+from engine.models import DealEntry, Order, OrderSource, OrderStatus, OrderType, Position, Side
+from tests.engine.paper_harness import Desk
 
 BUY, SELL = Side.BUY, Side.SELL
-LIMIT, STOP = OrderType.LIMIT, OrderType.STOP
+LIMIT, STOP, STOP_LIMIT = OrderType.LIMIT, OrderType.STOP, OrderType.STOP_LIMIT
 
 
 @pytest.fixture
@@ -36,6 +39,74 @@ async def test_quotes_that_reach_nothing_change_nothing(desk: Desk) -> None:
     assert desk.quote("EURUSD", "1.10990", "1.11000") is None  # just below limit and TP
     assert len(desk.broker.positions()) == 1 and len(desk.broker.open_orders()) == 1
     assert desk.broker.last_quote("EURUSD").bid == Decimal("1.10990")  # type: ignore[union-attr]
+
+
+def fires(positions: list[Position], orders: list[Order], bid: Decimal, ask: Decimal) -> bool:
+    """Whether an MT5 server acts on this quote, from its rules: a long closes on
+    the bid, a short on the ask; buy orders fill on the ask, sells on the bid."""
+    for p in positions:
+        price, sign = (bid, 1) if p.side is BUY else (ask, -1)
+        if p.sl is not None and (p.sl - price) * sign >= 0:
+            return True
+        if p.tp is not None and (price - p.tp) * sign >= 0:
+            return True
+    for o in orders:
+        assert o.price is not None
+        price, sign = (ask, 1) if o.side is BUY else (bid, -1)
+        beyond = (price - o.price) * sign  # how far past the order's price, its way
+        if (beyond <= 0) if o.type is LIMIT else (beyond >= 0):
+            return True
+    return False
+
+
+async def test_the_trigger_band_holds_exactly_the_quotes_that_fire_something() -> None:
+    """Random books of positions and pending orders; quotes at every level and a
+    point either side, on the bid and on the ask. A quote reaches the band (all
+    the engine checks before feeding the broker) exactly when it fires something,
+    so no trigger is ever missed, boundaries included."""
+    rng = random.Random(5)
+    point = Decimal("0.00001")
+    spread = 10 * point
+    for _ in range(30):
+        desk = Desk(balance="1000000")
+        desk.majors()  # GBPUSD 1.25000 / 1.25010, no stops_level
+        bid, ask = Decimal("1.25000"), Decimal("1.25010")
+        for n in range(rng.randint(1, 5)):
+            side = rng.choice([BUY, SELL])
+            sign = side.sign
+
+            def away() -> Decimal:
+                return rng.randint(1, 200) * point
+
+            kind = rng.choice([None, LIMIT, STOP, STOP_LIMIT])
+            if kind is None:  # a position, with SL and TP or not
+                close = bid if side is BUY else ask
+                stops = {
+                    "sl": rng.choice([None, close - sign * away()]),
+                    "tp": rng.choice([None, close + sign * away()]),
+                }
+                result = await desk.send(desk.request("GBPUSD", side, "0.1", **stops))
+            else:
+                market = ask if side is BUY else bid
+                below = (kind is LIMIT) == (side is BUY)
+                price = market - away() if below else market + away()
+                limit = {"stop_limit": price - sign * away()} if kind is STOP_LIMIT else {}
+                request = desk.request("GBPUSD", side, "0.1", type=kind, price=price, **limit)
+                result = await desk.send(request)
+            assert result.ok, (n, result.message)
+        positions, orders = desk.broker.positions(), desk.broker.open_orders()
+        levels = [p.sl for p in positions] + [p.tp for p in positions]
+        levels += [o.price for o in orders]
+        band = desk.broker.trigger_band("GBPUSD")
+        for level in {lv for lv in levels if lv is not None}:
+            for near in (level - point, level, level + point):
+                for quote in ((near, near + spread), (near - spread, near)):
+                    expected = fires(positions, orders, *quote)
+                    assert (band is not None and band.reached(*quote)) == expected, quote
+                    fresh = Desk(ledger=desk.ledger(), clock=desk.clock, first_ticket=1000)
+                    fresh.quotes.update(desk.quotes)
+                    acted = fresh.quote("GBPUSD", str(quote[0]), str(quote[1])) is not None
+                    assert acted == expected, quote
 
 
 # --- SL and TP ---------------------------------------------------------------------------
@@ -232,9 +303,12 @@ async def test_stop_out_closes_the_most_losing_position_first_until_above_50_per
     desk.majors()
     eur = await desk.buy("EURUSD", "0.4")  # 440.04 of margin
     gbp = await desk.buy("GBPUSD", "0.3")  # 375.03 of margin
-    assert desk.quote("EURUSD", "1.09000", "1.09010") is None  # -404: level ~ 72 %
+    desk.quote("EURUSD", "1.09000", "1.09010")  # -404: level ~ 72 %
+    assert desk.check_stop_out() is None
 
-    changes = desk.quote("EURUSD", "1.08500", "1.08510")  # -604: level ~ 48 %
+    # A quote reaching no level leaves the stop-out to the next check (the engine's mark).
+    assert desk.quote("EURUSD", "1.08500", "1.08510") is None  # -604: level ~ 48 %
+    changes = desk.check_stop_out()
 
     assert changes is not None
     (order,) = changes.orders
@@ -244,20 +318,51 @@ async def test_stop_out_closes_the_most_losing_position_first_until_above_50_per
     assert [p.ticket for p in desk.broker.positions()] == [gbp.order.ticket]  # type: ignore[union-attr]
     account = desk.broker.account()
     assert account.margin_level is not None and account.margin_level >= 50
+    assert desk.check_stop_out() is None
     desk.assert_invariants()
 
 
-async def test_a_quote_in_another_symbol_can_trigger_the_stop_out() -> None:
+async def test_the_stop_out_closes_the_most_losing_position_whichever_symbol_moved() -> None:
     desk = Desk(balance="1000", leverage=100)
     desk.majors()
     await desk.buy("EURUSD", "0.4")
     await desk.buy("GBPUSD", "0.3")
     desk.quote("EURUSD", "1.09000", "1.09010")  # -404 on EURUSD
+    desk.quote("GBPUSD", "1.24300", "1.24310")  # -213 more on GBPUSD: level ~ 47 %
 
-    changes = desk.quote("GBPUSD", "1.24300", "1.24310")  # -213 more on GBPUSD: level ~ 47 %
+    changes = desk.check_stop_out()
 
     assert changes is not None and changes.orders[0].comment == "[so]"
     assert changes.closed[0].symbol == "EURUSD"  # the most losing, not the quoted one
+    desk.assert_invariants()
+
+
+async def test_a_market_fill_that_leaves_the_margin_level_too_low_is_stopped_out() -> None:
+    desk = Desk(balance="1000", leverage=100, commission="600")
+    desk.majors()
+
+    # 990.09 of margin fits in 1000, but 540 of commission leaves an equity of 451.
+    result = await desk.buy("EURUSD", "0.9")
+
+    assert result.ok
+    assert [o.comment for o in result.changes.orders] == ["", "[so]"]
+    assert [f.entry for f in result.changes.fills] == [DealEntry.IN, DealEntry.OUT]
+    assert desk.broker.positions() == []
+    desk.assert_invariants()
+
+
+async def test_a_pending_fill_that_leaves_the_margin_level_too_low_is_stopped_out() -> None:
+    desk = Desk(balance="1000", leverage=100, commission="600")
+    desk.majors()
+    placed = await desk.buy("EURUSD", "0.9", type=LIMIT, price=Decimal("1.09900"))
+
+    changes = desk.quote("EURUSD", "1.09890", "1.09900")
+
+    assert changes is not None
+    assert [o.comment for o in changes.orders] == ["", "[so]"]
+    assert changes.orders[0].ticket == placed.order.ticket  # type: ignore[union-attr]
+    assert changes.orders[0].status is OrderStatus.FILLED
+    assert desk.broker.positions() == []
     desk.assert_invariants()
 
 

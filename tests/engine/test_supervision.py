@@ -49,8 +49,9 @@ async def test_a_failing_quote_handler_crashes_only_its_worker(
     def broken(quote: object) -> None:
         raise ZeroDivisionError("bad tick")
 
-    # inject the fault where a real bug would be: the broker's quote handling
-    monkeypatch.setattr(worker.broker, "on_quote", broken)
+    # inject the fault where a real bug would be: a strategy's quote handling
+    strategy = next(iter(worker.strategies.values()))
+    monkeypatch.setattr(strategy, "on_quote", broken)
     engine._detach(worker)
     engine._attach(worker)
     for _ in range(20):

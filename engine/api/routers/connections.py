@@ -13,7 +13,7 @@ from typing import Literal
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 
-from engine.api.deps import admin, viewer
+from engine.api.deps import admin, audited, viewer
 from engine.api.errors import ApiError
 from engine.api.schemas import Page, Paging
 from engine.api.schemas import Request as RequestBody
@@ -121,10 +121,8 @@ async def broadcast(
         level=body.level,
         message=f"Broadcast from {principal.name}: {body.message}",
     )
-    delivered = hub.broadcast(record)
-    await request.app.state.security.audit(
-        principal, "connections.broadcast", "connections", "ok", delivered=delivered
-    )
+    async with audited(request, principal, "connection.broadcast", "connections"):
+        delivered = hub.broadcast(record)
     return Broadcasted(delivered=delivered)
 
 
@@ -135,13 +133,12 @@ async def disconnect(
     hub: Hub = Depends(_hub),
     principal: Principal = Depends(admin),
 ) -> ConnectionInfo:
-    """Close one connection (code 1008); returns it as it was."""
-    conn = hub.connections.get(connection_id)
-    if conn is None:
-        raise ApiError(404, "NOT_FOUND", f"No connection {connection_id!r}.", id=connection_id)
-    info = _info(conn)
-    hub.disconnect(connection_id)
-    await request.app.state.security.audit(
-        principal, "connections.disconnect", connection_id, "ok", principal_name=conn.principal.name
-    )
+    """Close one connection (code 1008, after what is queued for it); returns
+    it as it was."""
+    async with audited(request, principal, "connection.disconnect", f"connection:{connection_id}"):
+        conn = hub.connections.get(connection_id)
+        if conn is None:
+            raise ApiError(404, "NOT_FOUND", f"No connection {connection_id!r}.", id=connection_id)
+        info = _info(conn)
+        hub.disconnect(connection_id)
     return info

@@ -10,8 +10,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from engine.api.deps import viewer
-from engine.api.errors import ApiError
+from engine.api.deps import require_all_accounts, viewer
 from engine.api.metrics import Metrics
 from engine.security.principal import Principal
 
@@ -24,9 +23,6 @@ router = APIRouter(tags=["metrics"])
     responses={200: {"content": {CONTENT_TYPE_LATEST: {}}, "description": "Prometheus text"}},
 )
 async def metrics(request: Request, principal: Principal = Depends(viewer)) -> Response:
-    if principal.accounts is not None:
-        raise ApiError(
-            403, "FORBIDDEN", "Metrics cover every account; use a key without an account scope."
-        )
+    require_all_accounts(principal, "read metrics, which cover every account")
     registry: Metrics = request.app.state.metrics
     return Response(registry.render(), media_type=CONTENT_TYPE_LATEST)

@@ -9,10 +9,9 @@ from pydantic import BaseModel, Field
 from engine.api.deps import viewer
 from engine.api.ws import Hub
 from engine.security.principal import Principal
+from engine.security.service import TICKET_SECONDS
 
 router = APIRouter(tags=["stream"])
-
-TICKET_SECONDS = 30
 
 
 class WsTicket(BaseModel):

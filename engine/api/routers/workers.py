@@ -19,12 +19,17 @@ from engine.api.schemas import (
     StartWorker,
     StopWorker,
     ValidationResult,
+    paging,
 )
 from engine.engine import Engine
 from engine.models import WorkerInfo, WorkerState
 from engine.security.principal import Principal
 
 router = APIRouter(prefix="/workers", tags=["workers"])
+
+_paging = paging(
+    "account_id", "status", "name", "broker", "started_at", "restarts", default="account_id"
+)
 
 
 def _result(account_id: str, report: ValidationReport) -> ValidationResult:
@@ -40,7 +45,7 @@ def _result(account_id: str, report: ValidationReport) -> ValidationResult:
 
 @router.get("", response_model=Page[WorkerInfo])
 async def list_workers(
-    paging: Paging = Depends(),
+    paging: Paging = Depends(_paging),
     status_filter: WorkerState | None = Query(None, alias="status"),
     engine: Engine = Depends(get_engine),
     principal: Principal = Depends(viewer),
@@ -50,7 +55,7 @@ async def list_workers(
         for w in engine.workers()
         if principal.sees(w.account_id) and (status_filter is None or w.status is status_filter)
     ]
-    return paging.page(workers, key=lambda w: w.account_id)
+    return paging.page(workers)
 
 
 @router.post("/start-all", response_model=BatchStarted, status_code=status.HTTP_201_CREATED)

@@ -1,0 +1,111 @@
+"""Rate limits on `/api/v1`: per caller and per endpoint group.
+
+The caller is the API key or user behind the request's token, else the client
+address; the group is the first path segment after `/api/v1` (`workers`,
+`auth`, ...). Every limited response carries `X-RateLimit-Limit`,
+`X-RateLimit-Remaining` and `X-RateLimit-Reset` (seconds until the window
+turns); past the limit the answer is 429 `RATE_LIMITED` with `Retry-After`.
+Health, docs and metrics are outside `/api/v1` and never limited.
+"""
+
+from __future__ import annotations
+
+import json
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from engine.security.models import RateDecision
+from engine.security.principal import Principal
+from engine.security.service import Security
+
+PREFIX = "/api/v1/"
+
+
+class RateLimitMiddleware:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path: str = scope.get("path", "")
+        if scope["type"] != "http" or not path.startswith(PREFIX):
+            await self.app(scope, receive, send)
+            return
+        security: Security = scope["app"].state.security
+        principal = await _caller(scope, security)
+        subject = principal.rate_key if principal is not None else f"ip:{_address(scope)}"
+        group = path[len(PREFIX) :].split("/", 1)[0] or "root"
+        decision: RateDecision = await security.rate_limit(
+            subject, group, None if principal is None else principal.role
+        )
+        headers = [
+            (b"x-ratelimit-limit", str(decision.limit).encode()),
+            (b"x-ratelimit-remaining", str(decision.remaining).encode()),
+            (b"x-ratelimit-reset", str(decision.reset).encode()),
+        ]
+        if not decision.allowed:
+            await _refuse(scope, send, decision, headers)
+            return
+
+        async def send_with_limits(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), *headers]
+            await send(message)
+
+        await self.app(scope, receive, send_with_limits)
+
+
+async def _caller(scope: Scope, security: Security) -> Principal | None:
+    """The authenticated caller, if the token is valid; kept in the request's
+    state for the audit log (the route's own check still runs)."""
+    headers = dict(scope.get("headers") or [])
+    token = _token(headers)
+    if token is None:
+        return None
+    principal = await security.authenticate(token)
+    if principal is not None:
+        scope.setdefault("state", {})["principal"] = principal
+    return principal
+
+
+def _token(headers: dict[bytes, bytes]) -> str | None:
+    """As `deps.bearer_token`: `Authorization: Bearer` first, then `X-API-Key`."""
+    authorization = headers.get(b"authorization", b"").decode("latin-1")
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        return token.strip()
+    key = headers.get(b"x-api-key", b"").decode("latin-1").strip()
+    return key or None
+
+
+def _address(scope: Scope) -> str:
+    client = scope.get("client")
+    return str(client[0]) if client else "unknown"
+
+
+async def _refuse(
+    scope: Scope, send: Send, decision: RateDecision, headers: list[tuple[bytes, bytes]]
+) -> None:
+    request_id = scope.get("state", {}).get("request_id", "")
+    body = json.dumps(
+        {
+            "error": {
+                "code": "RATE_LIMITED",
+                "message": f"Too many requests; retry in {decision.retry_after} s.",
+                "details": {"limit": decision.limit, "retry_after": decision.retry_after},
+            },
+            "request_id": request_id,
+        }
+    ).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 429,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"retry-after", str(decision.retry_after).encode()),
+                *headers,
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
