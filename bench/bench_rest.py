@@ -14,6 +14,8 @@ client does not share the server's event loop; rounds alternate between the
 endpoints so a noisy machine slows them alike, and each figure is the median
 over the rounds. `server_cpu` is the server process's CPU time over wall time
 while loaded: below 1.0 means the machine, not the server, was the limit.
+`in_process_us` is the server's own work per request, the ASGI app called
+directly without sockets: the steadiest figure on a busy machine.
 
     python -m bench.bench_rest [--quick]
 """
@@ -54,6 +56,7 @@ UNLIMITED = 1_000_000_000
 async def run(quick: bool = False) -> dict[str, Any]:
     seconds = 2.0 if quick else 6.0
     rounds = 1 if quick else 3
+    calls = 500 if quick else 3000
     concurrency = 32
     with tempfile.TemporaryDirectory(prefix="tradedeck-bench-rest-") as folder:
         settings = load_settings(None, env={})
@@ -69,27 +72,37 @@ async def run(quick: bool = False) -> dict[str, Any]:
             clock=engine.clock,
         )
         _, key = await security.create_key(role=Role.VIEWER, name="bench")
-        handle = ServerHandle(_with_bare(create_app(engine, security), engine), "127.0.0.1", 0)
+        app = _with_bare(create_app(engine, security), engine)
+        handle = ServerHandle(app, "127.0.0.1", 0)
         await handle.start()
+        targets = {"api": (PATH, key), **{name: (path, "") for name, path in BARE.items()}}
+        samples: dict[str, list[dict[str, float]]] = {name: [] for name in targets}
         try:
             base = f"http://127.0.0.1:{handle.port}"
             await _check(base, key)
-            targets = {"api": (PATH, key), **{name: (path, "") for name, path in BARE.items()}}
-            samples: dict[str, list[dict[str, float]]] = {name: [] for name in targets}
             for _ in range(rounds):
                 for name, (path, token) in targets.items():
-                    samples[name].append(await _measure(base + path, token, seconds, concurrency))
+                    figures = await _measure(base + path, token, seconds, concurrency)
+                    figures["asgi_us"] = await _asgi_cost(app, path, token, calls)
+                    samples[name].append(figures)
         finally:
             await handle.stop()
+            await security.close()
             await engine.close()
+    return _summary(samples, concurrency)
+
+
+def _summary(samples: dict[str, list[dict[str, float]]], concurrency: int) -> dict[str, Any]:
+    """Medians over the rounds, and the API's rate as a share of each bare one."""
     result: dict[str, Any] = {
-        "endpoint": f"GET {PATH} (API key, rate limiting on, {concurrency} clients)"
+        "endpoint": f"GET {PATH} (API key, rate limiting on, {concurrency} connections)"
     }
     for name, runs in samples.items():
-        result[f"{name}_req_per_s"] = round(statistics.median(r["rate"] for r in runs))
-        result[f"{name}_p50_ms"] = round(statistics.median(r["p50_ms"] for r in runs), 2)
-        result[f"{name}_p99_ms"] = round(statistics.median(r["p99_ms"] for r in runs), 2)
-        result[f"{name}_server_cpu"] = round(statistics.median(r["server_cpu"] for r in runs), 2)
+        for figure, digits in (("rate", 0), ("p50_ms", 2), ("p99_ms", 2), ("server_cpu", 2)):
+            label = "req_per_s" if figure == "rate" else figure
+            median = statistics.median(r[figure] for r in runs)
+            result[f"{name}_{label}"] = round(median, digits) if digits else round(median)
+        result[f"{name}_in_process_us"] = round(statistics.median(r["asgi_us"] for r in runs))
     for name in BARE:
         ratio = result["api_req_per_s"] / result[f"{name}_req_per_s"]
         result[f"ratio_to_{name}"] = round(ratio, 2)
@@ -128,6 +141,41 @@ async def _check(base: str, key: str) -> None:
         assert api.json()["total"] == bare.json()["total"]
         assert "x-ratelimit-limit" in api.headers, "rate limiting must be on"
         assert (await client.get(PATH)).status_code == 401, "authentication must be on"
+
+
+async def _asgi_cost(app: Any, path: str, key: str, calls: int) -> float:
+    """Microseconds of server work per request with no sockets: the ASGI app
+    called directly, so neither the client nor the network is in the figure."""
+    headers = [(b"host", b"bench")] + ([(b"x-api-key", key.encode())] if key else [])
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": headers,
+        "client": ("127.0.0.1", 40000),
+        "server": ("127.0.0.1", 80),
+    }
+    statuses: list[int] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            statuses.append(message["status"])
+
+    began = time.perf_counter()
+    for _ in range(calls):
+        await app(dict(scope), receive, send)
+    elapsed = time.perf_counter() - began
+    assert set(statuses) == {200}, statuses[:5]
+    return elapsed / calls * 1e6
 
 
 async def _measure(url: str, key: str, seconds: float, concurrency: int) -> dict[str, float]:

@@ -182,7 +182,7 @@ class Engine:
                     deliver(quote, route.brokers, route.broker_owners)
                 # Read after the brokers: a crash there has rerouted the symbol.
                 deliver(quote, route.strategies, route.strategy_owners)
-            publish(QuoteEvent.model_construct(time=quote.time, quote=quote, kind="quote"))
+            publish(QuoteEvent(time=quote.time, quote=quote))
 
     def _deliver(
         self, quote: Quote, handlers: tuple[QuoteHandler, ...], owners: tuple[Worker, ...]

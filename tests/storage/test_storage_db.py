@@ -54,33 +54,36 @@ async def test_migrations_apply_once_and_reopening_keeps_data(db_path: Path) -> 
     store = await Store.open(db_path)
     assert await store.meta.get("k") == 1
     await store.close()
-    assert _versions(db_path) == [m.version for m in discover()] == [1]
+    assert _versions(db_path) == [m.version for m in discover()]
+    assert _versions(db_path)[0] == 1
 
 
 async def test_a_new_migration_is_applied_on_reopen_in_order(db_path: Path) -> None:
     known = discover()
     db = await Database.open(db_path, migrations=known)
     await db.close()
-    extra = Migration(2, "add_notes", "CREATE TABLE notes (id INTEGER PRIMARY KEY, text TEXT);")
+    extra = Migration(
+        len(known) + 1, "add_notes", "CREATE TABLE notes (id INTEGER PRIMARY KEY, text TEXT);"
+    )
     db = await Database.open(db_path, migrations=[*known, extra])
     await db.writer.write([("INSERT INTO notes (text) VALUES (?)", ("hi",))])
     row = await db.fetchone("SELECT text FROM notes")
     await db.close()
     assert row is not None and row["text"] == "hi"
-    assert _versions(db_path) == [1, 2]
+    assert _versions(db_path) == [*(m.version for m in known), extra.version]
 
 
 async def test_a_failing_migration_leaves_no_trace(db_path: Path) -> None:
     known = discover()
     broken = Migration(
-        2, "broken", "CREATE TABLE half (id INTEGER);\nINSERT INTO missing VALUES (1);"
+        len(known) + 1, "broken", "CREATE TABLE half (id INTEGER);\nINSERT INTO missing VALUES (1);"
     )
     with pytest.raises(StorageError, match="missing"):
         await Database.open(db_path, migrations=[*known, broken])
     with sqlite3.connect(db_path) as conn:
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     assert "half" not in tables
-    assert _versions(db_path) == [1]
+    assert _versions(db_path) == [m.version for m in known]
 
 
 async def test_a_file_that_is_not_sqlite_is_refused_and_left_untouched(tmp_path: Path) -> None:

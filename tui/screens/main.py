@@ -139,7 +139,8 @@ class MainScreen(Screen[None]):
 
     def paint(self, state: PanelState, dirty: set[Region]) -> None:
         """Repaint the regions that changed since the last paint."""
-        if not self._ready:
+        # A paint can race the app's shutdown, which removes the widgets first.
+        if not self._ready or self._closing or self._closed or self.app._exit:
             return
         if Region.HEADER in dirty:
             self.query_one(StatusHeader).show(state, self._app.client.description)
