@@ -39,7 +39,16 @@ from engine.api.app import create_app
 from engine.api.server import ServerHandle
 from engine.clock import Clock, RealClock, VirtualClock
 from engine.engine import Engine
-from engine.models import Event, Order, OrderEvent, OrderType, Quote, QuoteEvent, Side
+from engine.models import (
+    Event,
+    Order,
+    OrderEvent,
+    OrderStatus,
+    OrderType,
+    Quote,
+    QuoteEvent,
+    Side,
+)
 from engine.security.principal import Role
 from engine.security.service import Security
 
@@ -133,6 +142,7 @@ def _order() -> Order:
         side=Side.BUY,
         type=OrderType.MARKET,
         volume=Decimal("0.10"),
+        status=OrderStatus.FILLED,  # closed: the engine keeps only recent closed orders
         created_at=now,
         updated_at=now,
     )

@@ -16,18 +16,18 @@ from engine.models import Alert, Event, Snapshot, WorkerDetail, WorkerInfo
 if TYPE_CHECKING:
     from engine.engine import Engine
 
-# Actions a client may be allowed to take; the remote client narrows them to
-# what its token's role permits, and the panel disables the keys for the rest.
-ACTIONS = frozenset(
-    {
-        "workers.start",
-        "workers.stop",
-        "workers.restart",
-        "workers.start_all",
-        "workers.stop_all",
-        "alerts.acknowledge",
-    }
-)
+# Actions a client may be allowed to take, each with the least API role that
+# may take it; the remote client narrows them to what its token's role
+# permits, and the panel disables the keys for the rest, naming the role.
+ACTION_ROLES: dict[str, str] = {
+    "workers.start": "trader",
+    "workers.stop": "trader",
+    "workers.restart": "trader",
+    "workers.start_all": "trader",
+    "workers.stop_all": "trader",
+    "alerts.acknowledge": "trader",
+}
+ACTIONS = frozenset(ACTION_ROLES)
 
 
 class EventStream(Protocol):
@@ -45,6 +45,11 @@ class EngineClient(Protocol):
     @property
     def permissions(self) -> frozenset[str]:
         """The subset of `ACTIONS` this client may perform."""
+        ...
+
+    @property
+    def connected(self) -> bool:
+        """Whether events are flowing; False while a remote link reconnects."""
         ...
 
     async def snapshot(self) -> Snapshot: ...
@@ -88,6 +93,10 @@ class LocalEngineClient:
     @property
     def permissions(self) -> frozenset[str]:
         return ACTIONS
+
+    @property
+    def connected(self) -> bool:
+        return True
 
     async def snapshot(self) -> Snapshot:
         return self._engine.snapshot()

@@ -350,22 +350,26 @@ class Engine:
         self._attached.pop(worker.account_id, None)
         self._attached[worker.account_id] = worker
         worker.on_band = functools.partial(self._band_changed, worker)
-        # Every instrument, not only the account's: it may hold positions restored
-        # in a symbol it no longer trades, whose stops still need quotes.
+        # Every instrument's band, not only the account's symbols: it may hold
+        # positions restored in a symbol it no longer trades, whose stops still
+        # need quotes.
         for symbol in self.settings.instruments:
             route = self._routes.setdefault(symbol, _Route(symbol))
             route.moved.add(worker)
-            self._reroute(symbol, route)
+        for symbol in worker.account.symbols:
+            self._reroute_strategies(self._routes[symbol])
 
     def _detach(self, worker: Worker) -> None:
         if self._attached.get(worker.account_id) is not worker:
             return
         del self._attached[worker.account_id]
         worker.on_band = None
-        for symbol, route in self._routes.items():
+        for route in self._routes.values():
             route.moved.discard(worker)
             route.bands.pop(worker, None)
-            self._reroute(symbol, route)
+            self._reroute_brokers(route)
+        for symbol in worker.account.symbols:
+            self._reroute_strategies(self._routes[symbol])
 
     def _band_changed(self, worker: Worker, symbol: str) -> None:
         """The worker's trigger band for `symbol` moved (an order or a position
@@ -375,8 +379,8 @@ class Engine:
         if route is not None:
             route.moved.add(worker)
 
-    def _reroute(self, symbol: str, route: _Route) -> None:
-        """Rebuild everything `process_quotes` needs for `symbol`."""
+    def _reroute_strategies(self, route: _Route) -> None:
+        symbol = route.symbol
         strategies = [
             (handler, worker)
             for worker in self._attached.values()
@@ -385,11 +389,10 @@ class Engine:
         ]
         route.strategies = tuple(h for h, _ in strategies)
         route.strategy_owners = tuple(w for _, w in strategies)
-        self._reroute_brokers(route)
 
     def _reroute_brokers(self, route: _Route) -> None:
-        """Rebuild which brokers hear the symbol's quotes, in the workers' order,
-        and the union of their bands."""
+        """Read the bands that moved; rebuild which brokers hear the symbol's
+        quotes (in the workers' order) and the union of their bands."""
         symbol = route.symbol
         for worker in route.moved:
             band = worker.trigger_band(symbol)

@@ -13,7 +13,9 @@ import asyncio
 import contextlib
 import json
 import logging
+import random
 from collections.abc import AsyncIterator
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -21,30 +23,18 @@ import websockets
 from pydantic import TypeAdapter
 
 from config.issues import ValidationReport
-from engine.client import ACTIONS
+from engine.client import ACTION_ROLES
 from engine.errors import Conflict, EngineError, InvalidRequest, NotFound, Unavailable
-from engine.models import (
-    Alert,
-    Event,
-    ResyncEvent,
-    Snapshot,
-    WorkerDetail,
-    WorkerInfo,
-)
+from engine.models import Alert, Event, ResyncEvent, Snapshot, WorkerDetail, WorkerInfo
+from engine.security.principal import Role
 
 log = logging.getLogger("tradedeck.remote")
 
-CHANNELS = (
-    "system",
-    "workers",
-    "orders",
-    "fills",
-    "positions",
-    "portfolio",
-    "alerts",
-    "ticker",
-    "logs",
-)
+# The stream channels whose events the panel folds into its state.
+CHANNELS = ("system", "workers", "orders", "fills", "positions", "portfolio", "alerts", "logs")
+# The server closes with this when it refuses the token or an administrator
+# disconnects the client: reconnecting would not help, so the stream ends.
+_CLOSE_POLICY = 1008
 _EVENT = TypeAdapter(Event)
 _ERRORS: dict[str, type[EngineError]] = {
     "NOT_FOUND": NotFound,
@@ -55,14 +45,20 @@ _ERRORS: dict[str, type[EngineError]] = {
 
 
 class RemoteError(EngineError):
-    """An error the server reported, with its code and the server's sentence."""
+    """An error the server reported (refused token, forbidden, rate limited),
+    with its code and the server's own sentence as `message`."""
 
-    def __init__(self, code: str, message: str, status: int) -> None:
+    def __init__(self, code: str, message: str, status: int | None = None) -> None:
         super().__init__(message, status=status)
         self.code = code
+        self.status = status
 
 
 class RemoteEngineClient:
+    """An `EngineClient` over the API at `url` with an API key or access token.
+
+    Call `connect()` first: it checks the token and learns its role."""
+
     def __init__(
         self,
         url: str,
@@ -73,6 +69,8 @@ class RemoteEngineClient:
         reconnect_max: float = 10.0,
     ) -> None:
         self.url = url.rstrip("/")
+        self.timeout = timeout
+        self.role: Role | None = None
         self._token = token
         self._http = httpx.AsyncClient(
             base_url=f"{self.url}/api/v1",
@@ -80,8 +78,7 @@ class RemoteEngineClient:
             timeout=timeout,
         )
         self._reconnect = (reconnect_initial, reconnect_max)
-        self.role: str | None = None
-        self.connected = False
+        self._reachable = False
         self._streams: set[_Stream] = set()
 
     @property
@@ -90,15 +87,37 @@ class RemoteEngineClient:
 
     @property
     def permissions(self) -> frozenset[str]:
-        return ACTIONS if self.role in ("trader", "admin") else frozenset()
+        role = self.role
+        if role is None:
+            return frozenset()
+        return frozenset(a for a, needed in ACTION_ROLES.items() if role.allows(Role(needed)))
+
+    @property
+    def connected(self) -> bool:
+        """With a stream open: whether it is live. Without: whether the last
+        request reached the server."""
+        if self._streams:
+            return any(stream.live.is_set() for stream in self._streams)
+        return self._reachable
 
     async def connect(self) -> None:
-        """Check the token and learn its role; raises `RemoteError` when refused."""
+        """Check the token and learn its role; raises `RemoteError` when refused
+        and `Unavailable` when the server cannot be reached."""
         me = await self._call("GET", "/auth/me")
-        self.role = str(me["role"])
-        self.connected = True
+        self.role = Role(me["role"])
 
     async def snapshot(self) -> Snapshot:
+        # A snapshot taken before a new stream is live could miss the events in
+        # between; wait for it (briefly), and if it is still not live, let it
+        # announce a resync once it is.
+        pending = [s.live.wait() for s in self._streams if not s.live.is_set()]
+        if pending:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.timeout):
+                    await asyncio.gather(*pending)
+        for stream in self._streams:
+            if not stream.live.is_set():
+                stream.missed = True
         return Snapshot.model_validate(await self._call("GET", "/snapshot"))
 
     def subscribe(self) -> _Stream:
@@ -145,8 +164,10 @@ class RemoteEngineClient:
         try:
             response = await self._http.request(method, path, **kwargs)
         except httpx.HTTPError as error:
-            self.connected = False
-            raise Unavailable(f"Cannot reach {self.url}: {error}") from error
+            self._reachable = False
+            reason = str(error) or type(error).__name__
+            raise Unavailable(f"Cannot reach {self.url}: {reason}.") from error
+        self._reachable = True
         if response.is_success:
             return response.json()
         try:
@@ -165,12 +186,18 @@ class RemoteEngineClient:
 
 
 class _Stream:
-    """Events from the WebSocket, reconnecting with backoff; each reconnect
-    is announced with a `ResyncEvent`."""
+    """Events from the WebSocket, reconnecting with backoff. `live` is set
+    while every channel is subscribed; the first event after events may have
+    been lost (a reconnect, or a snapshot taken before going live) is a
+    `ResyncEvent`. A policy close (token refused, disconnected by an
+    administrator) ends the stream with a `RemoteError`."""
 
     def __init__(self, client: RemoteEngineClient) -> None:
+        self.live = asyncio.Event()
+        self.missed = False
         self._client = client
-        self._queue: asyncio.Queue[Event | None] = asyncio.Queue(maxsize=10_000)
+        self._time: datetime | None = None
+        self._queue: asyncio.Queue[Event | _End] = asyncio.Queue(maxsize=10_000)
         self._task = asyncio.create_task(self._run(), name="remote:stream")
 
     def __aiter__(self) -> AsyncIterator[Event]:
@@ -178,18 +205,25 @@ class _Stream:
 
     async def _iterate(self) -> AsyncIterator[Event]:
         while True:
-            event = await self._queue.get()
-            if event is None:
+            item = await self._queue.get()
+            if isinstance(item, _End):
+                if item.error is not None:
+                    raise item.error
                 return
-            yield event
+            yield item
 
     async def close(self) -> None:
         self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
+        with contextlib.suppress(asyncio.CancelledError):
             await self._task
+        self._end(None)
+
+    def _end(self, error: RemoteError | None) -> None:
+        self.live.clear()
         self._client._streams.discard(self)
-        with contextlib.suppress(asyncio.QueueFull):
-            self._queue.put_nowait(None)
+        if self._queue.full():
+            self._queue.get_nowait()
+        self._queue.put_nowait(_End(error))
 
     def _put(self, event: Event) -> None:
         try:
@@ -201,47 +235,71 @@ class _Stream:
             self._queue.put_nowait(ResyncEvent(time=event.time))
 
     async def _run(self) -> None:
-        client = self._client
-        initial, ceiling = client._reconnect
+        initial, ceiling = self._client._reconnect
         delay = initial
-        first = True
         while True:
             try:
                 async with websockets.connect(
-                    client._ws_url(),
-                    additional_headers={"Authorization": f"Bearer {client._token}"},
+                    self._client._ws_url(),
+                    additional_headers={"Authorization": f"Bearer {self._client._token}"},
                     max_size=4 * 1024 * 1024,
-                    open_timeout=10,
+                    open_timeout=self._client.timeout,
                 ) as ws:
-                    for channel in CHANNELS:
-                        await ws.send(json.dumps({"action": "subscribe", "channel": channel}))
-                    client.connected = True
+                    await self._open(ws)
                     delay = initial
-                    if not first:
-                        self._put(ResyncEvent(time=_now()))
-                    first = False
                     async for raw in ws:
                         self._handle(raw)
-            except asyncio.CancelledError:
-                raise
-            except Exception as error:
-                log.info(
-                    "stream from %s lost (%s); reconnecting in %.1fs", client.url, error, delay
-                )
-            client.connected = False
-            await asyncio.sleep(delay)
+            except websockets.ConnectionClosed as closed:
+                frame = closed.rcvd
+                if frame is not None and frame.code == _CLOSE_POLICY:
+                    log.warning("stream from %s refused: %s", self._client.url, frame.reason)
+                    reason = frame.reason or "The server closed the stream."
+                    self._client._reachable = False
+                    self._end(RemoteError("FORBIDDEN", reason))
+                    return
+                log.info("stream from %s closed (%s)", self._client.url, closed)
+            except (OSError, TimeoutError, websockets.WebSocketException) as error:
+                log.info("stream from %s lost: %s", self._client.url, error)
+            if self.live.is_set():
+                self.live.clear()
+                self.missed = True
+            # Jitter, so that many panels do not all return at the same instant.
+            await asyncio.sleep(random.uniform(delay / 2, delay))
             delay = min(ceiling, delay * 2)
 
-    def _handle(self, raw: str | bytes) -> None:
-        message = json.loads(raw)
+    async def _open(self, ws: websockets.ClientConnection) -> None:
+        """Subscribe to every channel and wait for each answer; then the stream is live."""
+        for channel in CHANNELS:
+            await ws.send(json.dumps({"action": "subscribe", "channel": channel, "id": channel}))
+        waiting = set(CHANNELS)
+        while waiting:
+            message = self._handle(await ws.recv())
+            data = message.get("data") or {}
+            if message.get("type") in ("ack", "error") and data.get("id") in waiting:
+                if message["type"] == "error":
+                    log.warning("cannot subscribe to %s: %s", data["id"], data.get("message"))
+                waiting.discard(data["id"])
+        self.live.set()
+        if self.missed:
+            self.missed = False
+            assert self._time is not None  # every server message carries its time
+            self._put(ResyncEvent(time=self._time))
+
+    def _handle(self, raw: str | bytes) -> dict[str, Any]:
+        message: dict[str, Any] = json.loads(raw)
+        time = self._time = datetime.fromisoformat(message["ts"])
         kind = message.get("type")
         if kind == "event":
             self._put(_EVENT.validate_python(message["data"]))
         elif kind == "resync":
-            self._put(ResyncEvent(time=_now()))
+            self._put(ResyncEvent(time=time, dropped=message["data"].get("dropped", 0)))
+        return message
 
 
-def _now() -> Any:
-    from datetime import UTC, datetime
+class _End:
+    """The stream's last item: it ended, maybe with an error to raise."""
 
-    return datetime.now(UTC)
+    __slots__ = ("error",)
+
+    def __init__(self, error: RemoteError | None) -> None:
+        self.error = error

@@ -11,12 +11,12 @@ from collections.abc import Awaitable, Iterable
 from functools import partial
 from typing import ClassVar, TypeVar
 
-from textual import on
+from textual import events, on
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
 
-from engine.client import EngineClient
+from engine.client import ACTION_ROLES, EngineClient
 from engine.errors import EngineError
 from engine.models import ResyncEvent
 from tui.messages import AcknowledgeAlert, FleetCommand, OpenWorker, WorkerCommand
@@ -24,8 +24,9 @@ from tui.screens.confirm import ConfirmScreen
 from tui.screens.help import HelpScreen, HelpSection
 from tui.screens.main import MainScreen
 from tui.screens.worker_detail import WorkerDetailScreen
-from tui.state import PanelState
+from tui.state import PanelState, Region
 from tui.widgets.alerts import AlertsTable
+from tui.widgets.header import Link
 from tui.widgets.pane import Pane
 from tui.widgets.workers import WorkersTable
 
@@ -72,6 +73,9 @@ class TradeDeckApp(App[None]):
         self.state = PanelState()
         self.title = title
         self.clock_tick = clock_tick
+        self._feed_ended = False
+        # The link state the header last showed; a change repaints it.
+        self._link_shown: Link | None = None
 
     def on_mount(self) -> None:
         if self.is_headless:
@@ -100,6 +104,7 @@ class TradeDeckApp(App[None]):
         else:
             self.notify("The engine's event stream ended.", severity="warning")
         finally:
+            self._feed_ended = True
             await stream.close()
 
     async def reload(self) -> None:
@@ -109,9 +114,19 @@ class TradeDeckApp(App[None]):
             self.state.load(snapshot)
             self.paint()
 
+    @property
+    def link(self) -> Link:
+        """The link to the engine, for the header."""
+        if self._feed_ended:
+            return "disconnected"
+        return "connected" if self.client.connected else "reconnecting"
+
     def paint(self) -> None:
         """Repaint what changed since the last paint, on every screen that shows it."""
         dirty = self.state.take_dirty()
+        if self.link != self._link_shown:
+            self._link_shown = self.link
+            dirty.add(Region.HEADER)
         if not dirty:
             return
         with self.batch_update():
@@ -198,6 +213,21 @@ class TradeDeckApp(App[None]):
             ("alerts pane", _bindings(AlertsTable.BINDINGS)),
             ("worker detail", _bindings(WorkerDetailScreen.BINDINGS)),
         ]
+
+    def on_key(self, event: events.Key) -> None:
+        """A key that the client's role may not use is shown disabled; pressed
+        anyway, it says which role it needs rather than doing nothing silently."""
+        active = self.screen.active_bindings.get(event.key)
+        if active is None or active.enabled or active.binding.id is None:
+            return
+        needed = ACTION_ROLES.get(active.binding.id)
+        if needed is not None and active.binding.id not in self.client.permissions:
+            self.notify(
+                f"{active.binding.description} needs the {needed} role; "
+                f"this connection may not use it.",
+                title="Not allowed",
+                severity="warning",
+            )
 
     def action_quit_panel(self) -> None:
         active = self.state.workers_active

@@ -26,6 +26,7 @@ from rich.text import Text
 from config.loader import ConfigError, check_file, load_settings
 from config.models import Settings
 from config.report import render_report, summary_line
+from engine.security import cli as security_cli
 
 if TYPE_CHECKING:
     from engine.engine import Engine
@@ -49,6 +50,10 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     settings = _with_server_options(args, settings)
     db_path = resolve_db_path(args, settings)
+    if security_cli.handles(args):
+        return asyncio.run(
+            security_cli.run(args, settings, db_path, secret_path(settings, db_path))
+        )
     _log_to_file(db_path.parent / f"{APP_NAME}.log")
     if args.command == "serve":
         return asyncio.run(_run_headless(settings, db_path, console))
@@ -110,6 +115,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     connect.add_argument("url", help="the engine's address, e.g. http://127.0.0.1:8765")
     connect.add_argument("--token", default=None, help="API key or access token")
+    security_cli.add_commands(commands, _common_options)
     parser.add_argument(
         "--serve", action="store_true", help="also serve the API while the panel runs"
     )

@@ -20,7 +20,8 @@ from storage.errors import StorageError
 
 log = logging.getLogger("tradedeck.api")
 
-PREFIX = "/api/v1/"
+API = "/api/v1"
+PREFIX = f"{API}/"
 _READS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
@@ -58,7 +59,12 @@ async def _record(scope: Scope, request: RequestAudit, status: int) -> None:
     if request.recorded:
         return
     security: Security = scope["app"].state.security
-    route = getattr(scope.get("route"), "path", None) or scope["path"]
+    route = getattr(scope.get("route"), "path", None)
+    if route is None:
+        route = scope["path"]
+    elif not route.startswith(PREFIX):
+        # FastAPI's included routes carry their path without the include prefix.
+        route = API + route
     outcome = "ok" if status < 400 else CODE_BY_STATUS.get(status, "INTERNAL_ERROR")
     try:
         await security.audit(

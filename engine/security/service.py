@@ -10,6 +10,7 @@ every change is written through the store before it is acknowledged.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import hashlib
 import hmac
@@ -48,6 +49,9 @@ _KEY = re.compile(r"^tdk_([0-9a-f]{12})_([A-Za-z0-9_-]{20,100})$")
 _USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
 MIN_PASSWORD = 8
 TICKET_SECONDS = 30
+# How stale the in-memory keys and users may get before they are read again
+# (the CLI changes them in the database while a server runs).
+RELOAD_SECONDS = 2.0
 LOGIN_GROUP = "login"
 
 
@@ -80,6 +84,10 @@ class Security:
         # Single-use WebSocket tickets: ticket -> (principal, expiry).
         self._tickets: dict[str, tuple[Principal, datetime]] = {}
         self._refresh_lock = asyncio.Lock()
+        self._loaded_at = clock.monotonic()
+        # Bumped by every change made here, so a reload that raced one is dropped.
+        self._generation = 0
+        self._reloading: asyncio.Task[None] | None = None
         self._limiter = Limiter(self._store, clock, settings.rate_limits.window_seconds)
 
     @classmethod
@@ -93,18 +101,48 @@ class Security:
         return security
 
     async def _load(self) -> None:
-        self._keys = {row.id: row for row in await self._store.keys()}
-        self._users = {row.name: row for row in await self._store.users()}
-        await self._reload_revoked()
+        await self.reload()
         await self._limiter.load()
 
-    async def _reload_revoked(self) -> None:
+    async def reload(self) -> None:
+        """Read keys, users and revoked sessions again, picking up changes made
+        by another process (the `keys`/`users` commands)."""
+        generation = self._generation
+        keys = {row.id: row for row in await self._store.keys()}
+        users = {row.name: row for row in await self._store.users()}
+        revoked = await self._store.revoked_families(since=self._family_horizon())
+        self._loaded_at = self._clock.monotonic()
+        if generation == self._generation:
+            self._keys, self._users, self._revoked_families = keys, users, revoked
+
+    def _family_horizon(self) -> datetime:
         # Access tokens die with their refresh family; only recent families can matter.
-        horizon = self._clock.now() - timedelta(days=self.settings.refresh_token_days + 1)
-        self._revoked_families = await self._store.revoked_families(since=horizon)
+        return self._clock.now() - timedelta(days=self.settings.refresh_token_days + 1)
+
+    def _changed(self) -> None:
+        self._generation += 1
+
+    def _reload_if_stale(self) -> None:
+        """Start a background reload when the cache is older than RELOAD_SECONDS."""
+        if self._reloading is not None:
+            return
+        if self._clock.monotonic() - self._loaded_at < RELOAD_SECONDS:
+            return
+        self._loaded_at = self._clock.monotonic()
+        self._reloading = asyncio.create_task(self.reload(), name="security:reload")
+        self._reloading.add_done_callback(self._reloaded)
+
+    def _reloaded(self, task: asyncio.Task[None]) -> None:
+        self._reloading = None
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("reloading keys and users failed: %s", task.exception())
 
     async def close(self) -> None:
         """Save the rate-limit counters; the store itself is closed by its owner."""
+        if self._reloading is not None:
+            self._reloading.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reloading
         await self._limiter.flush()
 
     @property
@@ -117,6 +155,7 @@ class Security:
     async def authenticate(self, token: str) -> Principal | None:
         """The caller behind an API key or a JWT access token; None if invalid,
         expired or revoked."""
+        self._reload_if_stale()
         if token.startswith(KEY_PREFIX):
             return self._key_principal(token)
         return self._access_principal(token)
@@ -168,6 +207,7 @@ class Security:
         )
         await self._store.save_key(row)
         self._keys[key_id] = row
+        self._changed()
         return _key_info(row), key
 
     async def list_keys(self) -> list[ApiKeyInfo]:
@@ -189,6 +229,7 @@ class Security:
         revoked = replace(row, revoked_at=self._clock.now())
         await self._store.save_key(revoked)
         self._keys[key_id] = revoked
+        self._changed()
         return _key_info(revoked)
 
     # --- users ---------------------------------------------------------------
@@ -205,6 +246,7 @@ class Security:
         row = UserRow(name, Role(role).value, await _hash(password), now, now)
         await self._store.save_user(row)
         self._users[name] = row
+        self._changed()
         return _user_info(row)
 
     async def list_users(self) -> list[UserInfo]:
@@ -214,8 +256,9 @@ class Security:
         """Remove a user and end every session they have."""
         row = self._user(name)
         await self._store.delete_user(name, self._clock.now())
-        await self._reload_revoked()
-        del self._users[name]
+        self._revoked_families = await self._store.revoked_families(since=self._family_horizon())
+        self._users.pop(name, None)
+        self._changed()
         return _user_info(row)
 
     async def set_password(self, name: str, password: str) -> UserInfo:
@@ -225,8 +268,9 @@ class Security:
         changed = replace(row, password_hash=await _hash(password), updated_at=now)
         await self._store.save_user(changed)
         await self._store.revoke_user_families(name, now, "password changed")
-        await self._reload_revoked()
+        self._revoked_families = await self._store.revoked_families(since=self._family_horizon())
         self._users[name] = changed
+        self._changed()
         return _user_info(changed)
 
     def user(self, name: str) -> UserInfo:
@@ -237,6 +281,7 @@ class Security:
         changed = replace(self._user(name), role=Role(role).value, updated_at=self._clock.now())
         await self._store.save_user(changed)
         self._users[name] = changed
+        self._changed()
         return _user_info(changed)
 
     def _user(self, name: str) -> UserRow:
@@ -331,6 +376,7 @@ class Security:
     async def _revoke_family(self, family: str, reason: str) -> None:
         await self._store.revoke_family(family, self._clock.now(), reason)
         self._revoked_families.add(family)
+        self._changed()
 
     # --- WebSocket tickets ---------------------------------------------------
 

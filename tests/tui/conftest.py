@@ -1,20 +1,27 @@
 """The panel under test drives the real engine: the shared `engine_factory`
-(virtual clock, seeded market, a temporary SQLite file, the demo accounts)
-wrapped in `LocalEngineClient`, exactly as `tradedeck` wires it."""
+(virtual clock, seeded market, a temporary SQLite file, the demo accounts),
+through each `EngineClient` as `tradedeck` wires it: `LocalEngineClient`
+in the same process, and `RemoteEngineClient` over a real API server on
+127.0.0.1 serving that same engine. Every test that takes `client` runs
+against both."""
 
 from __future__ import annotations
 
 import random
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 
-from engine.client import LocalEngineClient
+from engine.api.service import ApiService
+from engine.client import EngineClient, LocalEngineClient
 from engine.clock import VirtualClock
 from engine.engine import Engine
 from engine.models import Alert, Severity
+from engine.remote import RemoteEngineClient
+from engine.security.principal import Role
 
 if TYPE_CHECKING:
     from tests.conftest import EngineFactory
@@ -46,9 +53,28 @@ async def engine(engine_factory: EngineFactory) -> Engine:
     return engine
 
 
-@pytest.fixture
-def client(engine: Engine) -> LocalEngineClient:
-    return LocalEngineClient(engine)
+@pytest.fixture(params=["local", "remote"])
+async def client(
+    request: pytest.FixtureRequest, engine: Engine, tmp_path: Path
+) -> AsyncIterator[EngineClient]:
+    """The engine as the panel sees it: in process, or over the API with a
+    trader's key (everything the panel does is a trader's action)."""
+    if request.param == "local":
+        yield LocalEngineClient(engine)
+        return
+    settings = engine.settings.server.model_copy(update={"port": 0})
+    service = ApiService(engine, settings, secret_path=tmp_path / "jwt.secret")
+    await service.start()
+    assert service.security is not None
+    _, key = await service.security.create_key(role=Role.TRADER, name="panel-tests")
+    remote = RemoteEngineClient(service.url, key)
+    try:
+        await remote.connect()
+        yield remote
+    finally:
+        await remote.close()
+        await service.stop()
+        await service.security.close()
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from textual.command import CommandPalette
 from textual.widgets import DataTable, OptionList
 
-from engine.client import LocalEngineClient
+from engine.client import EngineClient
 from engine.engine import Engine
 from engine.models import Alert, AlertStatus, WorkerState
 from tests.tui.helpers import RestrictedClient, notifications, ready, row_keys, table, until
@@ -18,7 +18,7 @@ from tui.screens.main import MainScreen
 
 
 async def test_a_acknowledges_the_alert_under_the_cursor(
-    client: LocalEngineClient, engine: Engine, raise_alert: Callable[..., Alert]
+    client: EngineClient, engine: Engine, raise_alert: Callable[..., Alert]
 ):
     first = raise_alert("Daily loss at 80% of the limit", key="loss")
     app = TradeDeckApp(client)
@@ -39,7 +39,7 @@ async def test_a_acknowledges_the_alert_under_the_cursor(
         assert notifications(app)[-1].message.startswith(f"Acknowledged alert {first.id}")
 
 
-async def test_question_mark_lists_every_key(client: LocalEngineClient):
+async def test_question_mark_lists_every_key(client: EngineClient):
     app = TradeDeckApp(client)
     async with app.run_test() as pilot:
         await ready(pilot)
@@ -69,7 +69,7 @@ async def test_question_mark_lists_every_key(client: LocalEngineClient):
         await until(pilot, lambda: isinstance(app.screen, MainScreen))
 
 
-async def test_q_asks_while_workers_run(client: LocalEngineClient):
+async def test_q_asks_while_workers_run(client: EngineClient):
     app = TradeDeckApp(client)
     async with app.run_test() as pilot:
         await ready(pilot)
@@ -85,7 +85,7 @@ async def test_q_asks_while_workers_run(client: LocalEngineClient):
         await until(pilot, lambda: not app.is_running)
 
 
-async def test_q_quits_at_once_when_nothing_runs(client: LocalEngineClient, engine: Engine):
+async def test_q_quits_at_once_when_nothing_runs(client: EngineClient, engine: Engine):
     await engine.stop_all()
     app = TradeDeckApp(client)
     async with app.run_test() as pilot:
@@ -94,7 +94,7 @@ async def test_q_quits_at_once_when_nothing_runs(client: LocalEngineClient, engi
         await until(pilot, lambda: not app.is_running)
 
 
-async def test_the_palette_offers_the_keys_of_the_focused_pane(client: LocalEngineClient):
+async def test_the_palette_offers_the_keys_of_the_focused_pane(client: EngineClient):
     app = TradeDeckApp(client)
     async with app.run_test() as pilot:
         await ready(pilot)
@@ -117,7 +117,7 @@ async def test_the_palette_offers_the_keys_of_the_focused_pane(client: LocalEngi
 
 
 async def test_keys_outside_the_clients_permissions_are_disabled(
-    client: LocalEngineClient, engine: Engine
+    client: EngineClient, engine: Engine
 ):
     viewer = RestrictedClient(client, frozenset({"alerts.acknowledge"}))
     app = TradeDeckApp(viewer)

@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 
 from textual.app import App, ComposeResult
 
-from engine.client import EventStream, LocalEngineClient
+from engine.client import EngineClient, EventStream, LocalEngineClient
 from engine.engine import Engine
 from engine.models import Snapshot, WorkerState
 from tests.tui.helpers import plain, ready, row_keys, table, until
@@ -18,7 +18,7 @@ from tui.widgets.keyed_table import Column, KeyedTable
 
 
 async def test_cursor_keeps_its_order_while_new_orders_arrive_above_it(
-    client: LocalEngineClient, engine: Engine, trade: Callable[[float], Awaitable[None]]
+    client: EngineClient, engine: Engine, trade: Callable[[float], Awaitable[None]]
 ):
     app = TradeDeckApp(client)
     async with app.run_test(size=(80, 40)) as pilot:
@@ -39,7 +39,7 @@ async def test_cursor_keeps_its_order_while_new_orders_arrive_above_it(
 
 
 async def test_the_header_shows_the_engines_clock_and_money(
-    client: LocalEngineClient, engine: Engine, trade: Callable[[float], Awaitable[None]]
+    client: EngineClient, engine: Engine, trade: Callable[[float], Awaitable[None]]
 ):
     app = TradeDeckApp(client)
     async with app.run_test() as pilot:
@@ -47,7 +47,7 @@ async def test_the_header_shows_the_engines_clock_and_money(
         header = app.screen.query_one(StatusHeader)
         text = plain(header)
         assert "2026-01-05 09:02:00 UTC" in text
-        assert "workers 4/4 running" in text and "local" in text
+        assert "workers 4/4 running" in text and client.description in text
         equity = sum(a.equity for a in engine.snapshot().accounts)
         assert f"equity {equity:,.2f}" in text
 
@@ -55,9 +55,7 @@ async def test_the_header_shows_the_engines_clock_and_money(
         await until(pilot, lambda: "2026-01-05 09:02:30 UTC" in plain(header))
 
 
-async def test_the_event_line_shows_the_latest_engine_message(
-    client: LocalEngineClient, engine: Engine
-):
+async def test_the_event_line_shows_the_latest_engine_message(client: EngineClient, engine: Engine):
     app = TradeDeckApp(client)
     async with app.run_test() as pilot:
         await ready(pilot)

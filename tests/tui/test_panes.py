@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from textual.widgets import Input, Tabs
 
-from engine.client import LocalEngineClient
+from engine.client import EngineClient
 from tests.tui.helpers import ready, row_keys, table
 from tui.app import TradeDeckApp
 from tui.widgets.pane import Pane
@@ -26,7 +26,7 @@ def shown_panes(app: TradeDeckApp) -> list[str]:
     return [pane.id for pane in app.screen.query(Pane) if pane.display and pane.id]
 
 
-async def test_tab_and_shift_tab_cycle_through_the_panes(client: LocalEngineClient):
+async def test_tab_and_shift_tab_cycle_through_the_panes(client: EngineClient):
     app = TradeDeckApp(client)
     async with app.run_test() as pilot:
         await ready(pilot)
@@ -42,7 +42,7 @@ async def test_tab_and_shift_tab_cycle_through_the_panes(client: LocalEngineClie
         assert shown_panes(app) == ["alerts"]
 
 
-async def test_digits_jump_to_their_pane(client: LocalEngineClient):
+async def test_digits_jump_to_their_pane(client: EngineClient):
     app = TradeDeckApp(client)
     async with app.run_test() as pilot:
         await ready(pilot)
@@ -53,7 +53,7 @@ async def test_digits_jump_to_their_pane(client: LocalEngineClient):
             assert app.focused is table(app, pane)
 
 
-async def test_filter_narrows_the_focused_pane_and_escape_clears_it(client: LocalEngineClient):
+async def test_filter_narrows_the_focused_pane_and_escape_clears_it(client: EngineClient):
     app = TradeDeckApp(client)
     async with app.run_test() as pilot:
         await ready(pilot)
@@ -77,7 +77,7 @@ async def test_filter_narrows_the_focused_pane_and_escape_clears_it(client: Loca
         assert not app.screen.query_one("#positions .pane-filter", Input).display
 
 
-async def test_80x24_shows_tabs(client: LocalEngineClient):
+async def test_80x24_shows_tabs(client: EngineClient):
     app = TradeDeckApp(client)
     async with app.run_test(size=(80, 24)) as pilot:
         await ready(pilot)
@@ -86,7 +86,7 @@ async def test_80x24_shows_tabs(client: LocalEngineClient):
         assert shown_panes(app) == ["workers"]
 
 
-async def test_160x48_tiles_every_pane_and_follows_resizes(client: LocalEngineClient):
+async def test_160x48_tiles_every_pane_and_follows_resizes(client: EngineClient):
     app = TradeDeckApp(client)
     async with app.run_test(size=(160, 48)) as pilot:
         await ready(pilot)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from textual.widgets import DataTable, Sparkline, Static
 
-from engine.client import LocalEngineClient
+from engine.client import EngineClient
 from engine.engine import Engine
 from engine.models import WorkerState
 from tests.tui.helpers import plain, ready, until
@@ -23,7 +23,7 @@ async def open_detail(pilot, app: TradeDeckApp, *keys: str) -> WorkerDetailScree
 
 
 async def test_enter_opens_the_worker_under_the_cursor_and_escape_returns(
-    client: LocalEngineClient, engine: Engine
+    client: EngineClient, engine: Engine
 ):
     app = TradeDeckApp(client)
     async with app.run_test(size=(100, 60)) as pilot:
@@ -56,7 +56,7 @@ async def test_enter_opens_the_worker_under_the_cursor_and_escape_returns(
         await until(pilot, lambda: isinstance(app.screen, MainScreen))
 
 
-async def test_worker_keys_work_on_the_detail_screen(client: LocalEngineClient, engine: Engine):
+async def test_worker_keys_work_on_the_detail_screen(client: EngineClient, engine: Engine):
     app = TradeDeckApp(client)
     async with app.run_test() as pilot:
         await ready(pilot)

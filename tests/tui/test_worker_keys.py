@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from engine.client import LocalEngineClient
+from engine.client import EngineClient
 from engine.engine import Engine
 from engine.models import WorkerState
 from tests.tui.helpers import notifications, ready, table, until
@@ -14,7 +14,7 @@ def status(engine: Engine, account_id: str) -> WorkerState:
     return engine.worker(account_id).status
 
 
-async def test_x_stops_the_worker_under_the_cursor(client: LocalEngineClient, engine: Engine):
+async def test_x_stops_the_worker_under_the_cursor(client: EngineClient, engine: Engine):
     app = TradeDeckApp(client)
     async with app.run_test() as pilot:
         await ready(pilot)
@@ -30,7 +30,7 @@ async def test_x_stops_the_worker_under_the_cursor(client: LocalEngineClient, en
         assert notifications(app)[-1].message == "Stopped account-002: stopped."
 
 
-async def test_s_starts_a_stopped_worker(client: LocalEngineClient, engine: Engine):
+async def test_s_starts_a_stopped_worker(client: EngineClient, engine: Engine):
     await engine.stop_worker("account-001")
     app = TradeDeckApp(client)
     async with app.run_test() as pilot:
@@ -42,7 +42,7 @@ async def test_s_starts_a_stopped_worker(client: LocalEngineClient, engine: Engi
         assert notifications(app)[-1].message.startswith("Started account-001")
 
 
-async def test_r_restarts_with_a_new_worker_id(client: LocalEngineClient, engine: Engine):
+async def test_r_restarts_with_a_new_worker_id(client: EngineClient, engine: Engine):
     before = engine.worker("account-001").worker_id
     app = TradeDeckApp(client)
     async with app.run_test() as pilot:
@@ -53,7 +53,7 @@ async def test_r_restarts_with_a_new_worker_id(client: LocalEngineClient, engine
         await until(pilot, lambda: app.state.workers["account-001"].worker_id != before)
 
 
-async def test_a_refused_command_says_why(client: LocalEngineClient):
+async def test_a_refused_command_says_why(client: EngineClient):
     app = TradeDeckApp(client)
     async with app.run_test() as pilot:
         await ready(pilot)
@@ -64,7 +64,7 @@ async def test_a_refused_command_says_why(client: LocalEngineClient):
         assert note.message == "Could not start account-001: Worker account-001 is already running."
 
 
-async def test_stop_all_asks_and_cancelling_does_nothing(client: LocalEngineClient, engine: Engine):
+async def test_stop_all_asks_and_cancelling_does_nothing(client: EngineClient, engine: Engine):
     app = TradeDeckApp(client)
     async with app.run_test() as pilot:
         await ready(pilot)
@@ -84,9 +84,7 @@ async def test_stop_all_asks_and_cancelling_does_nothing(client: LocalEngineClie
         assert notifications(app)[-1].message == "Stopped 4 workers."
 
 
-async def test_start_all_asks_and_starts_every_stopped_worker(
-    client: LocalEngineClient, engine: Engine
-):
+async def test_start_all_asks_and_starts_every_stopped_worker(client: EngineClient, engine: Engine):
     await engine.stop_worker("account-002")
     await engine.stop_worker("account-003")
     app = TradeDeckApp(client)

@@ -143,7 +143,7 @@ class MainScreen(Screen[None]):
         if not self._ready or self._closing or self._closed or self.app._exit:
             return
         if Region.HEADER in dirty:
-            self.query_one(StatusHeader).show(state, self._app.client.description)
+            self.query_one(StatusHeader).show(state, self._app.client.description, self._app.link)
         if Region.LOG in dirty:
             self.query_one(EventLine).show(state.last_log)
         for spec in PANES:

@@ -87,7 +87,7 @@ class WorkerDetailScreen(Screen[None]):
         if not self._ready:
             return
         if Region.HEADER in dirty:
-            self.query_one(StatusHeader).show(state, self._app.client.description)
+            self.query_one(StatusHeader).show(state, self._app.client.description, self._app.link)
         worker = state.workers.get(self.account_id)
         if Region.WORKERS in dirty and worker is not None:
             # Reload the detail when the worker itself changed (state, new run, error).

@@ -1,9 +1,10 @@
 """The top two lines: engine state, mode, workers, equity, today's P&L, the
-engine's clock and where the engine is."""
+engine's clock, where the engine is and whether the link to it is up."""
 
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Literal
 
 from rich.console import RenderableType
 from rich.table import Table
@@ -14,6 +15,16 @@ from config.models import SystemMode
 from engine.models import EngineState
 from tui import formatting as fmt
 from tui.state import PanelState
+
+# The link to the engine: events flowing, being re-established, or given up
+# (the server refused the client; the panel said why).
+Link = Literal["connected", "reconnecting", "disconnected"]
+
+_LINK_MARKS: dict[Link, tuple[str, str]] = {
+    "connected": ("● ", "green"),
+    "reconnecting": ("○ reconnecting ", "bold yellow"),
+    "disconnected": ("○ disconnected ", "bold red"),
+}
 
 _STATE_STYLES = {
     EngineState.RUNNING: "bold green",
@@ -33,12 +44,13 @@ class StatusHeader(Static):
     }
     """
 
-    def show(self, state: PanelState, where: str) -> None:
-        self.update(render_header(state, where))
+    def show(self, state: PanelState, where: str, link: Link = "connected") -> None:
+        self.update(render_header(state, where, link))
 
 
-def render_header(state: PanelState, where: str) -> RenderableType:
-    """Two lines: the engine and its workers, then money; time and place on the right."""
+def render_header(state: PanelState, where: str, link: Link = "connected") -> RenderableType:
+    """Two lines: the engine and its workers, then money; time, place and the
+    link's state on the right."""
     first = Text.assemble(("tradedeck", "bold"))
     system = state.system
     if system is not None:
@@ -57,5 +69,5 @@ def render_header(state: PanelState, where: str) -> RenderableType:
     grid.add_column(no_wrap=True, overflow="ellipsis")
     grid.add_column(justify="right", no_wrap=True)
     grid.add_row(first, fmt.clock(state.time))
-    grid.add_row(second, Text(where, style="dim"))
+    grid.add_row(second, Text.assemble(_LINK_MARKS[link], (where, "dim")))
     return grid

@@ -3,11 +3,13 @@ worker's detail. Both are filtered to the caller's accounts."""
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from fastapi import APIRouter, Depends
 
 from engine.api.deps import check_account, get_engine, viewer
 from engine.engine import Engine
-from engine.models import Snapshot, WorkerDetail
+from engine.models import AlertStatus, Snapshot, WorkerDetail, WorkerState
 from engine.security.principal import Principal
 
 router = APIRouter(tags=["panel"])
@@ -21,13 +23,28 @@ async def snapshot(
     if principal.accounts is None:
         return full
     sees = principal.sees
+    workers = [w for w in full.workers if sees(w.account_id)]
+    accounts = [a for a in full.accounts if sees(a.account_id)]
+    alerts = [a for a in full.alerts if a.account_id is not None and sees(a.account_id)]
+    # The totals too are of the key's accounts only: no figure of the others leaks.
+    system = full.system.model_copy(
+        update={
+            "workers_total": len(workers),
+            "workers_running": sum(1 for w in workers if w.status is WorkerState.RUNNING),
+            "total_equity": sum((a.equity for a in accounts), Decimal(0)),
+            "total_balance": sum((a.balance for a in accounts), Decimal(0)),
+            "pnl_today": sum((a.pnl_today for a in accounts), Decimal(0)),
+            "open_alerts": sum(1 for a in alerts if a.status is not AlertStatus.RESOLVED),
+        }
+    )
     return full.model_copy(
         update={
-            "workers": [w for w in full.workers if sees(w.account_id)],
-            "accounts": [a for a in full.accounts if sees(a.account_id)],
+            "system": system,
+            "workers": workers,
+            "accounts": accounts,
             "positions": [p for p in full.positions if sees(p.account_id)],
             "orders": [o for o in full.orders if sees(o.account_id)],
-            "alerts": [a for a in full.alerts if a.account_id is not None and sees(a.account_id)],
+            "alerts": alerts,
         }
     )
 
