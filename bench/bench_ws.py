@@ -112,6 +112,7 @@ async def _api(settings: Settings, path: Path, clock: Clock) -> AsyncIterator[An
     finally:
         await app.state.hub.close()
         await handle.stop()
+        await security.close()
         await engine.close()
 
 

@@ -20,7 +20,7 @@ from typing import Any
 
 import httpx
 import websockets
-from pydantic import TypeAdapter
+from pydantic import TypeAdapter, ValidationError
 
 from config.issues import ValidationReport
 from engine.client import ACTION_ROLES
@@ -235,6 +235,14 @@ class _Stream:
             self._queue.put_nowait(ResyncEvent(time=event.time))
 
     async def _run(self) -> None:
+        try:
+            await self._follow()
+        except Exception:
+            # A bug, not a network fault: end the stream loudly rather than hang it.
+            log.exception("stream from %s failed", self._client.url)
+            self._end(RemoteError("INTERNAL_ERROR", "The event stream failed; see the log."))
+
+    async def _follow(self) -> None:
         initial, ceiling = self._client._reconnect
         delay = initial
         while True:
@@ -290,7 +298,13 @@ class _Stream:
         time = self._time = datetime.fromisoformat(message["ts"])
         kind = message.get("type")
         if kind == "event":
-            self._put(_EVENT.validate_python(message["data"]))
+            try:
+                event = _EVENT.validate_python(message["data"])
+            except ValidationError:
+                # A newer server's kind of event: nothing this panel could show.
+                log.debug("skipped an event this client does not know: %s", message["data"])
+            else:
+                self._put(event)
         elif kind == "resync":
             self._put(ResyncEvent(time=time, dropped=message["data"].get("dropped", 0)))
         return message

@@ -209,11 +209,10 @@ class SecurityStore:
         return self._db.writer.submit([(_REVOKE_USER_FAMILIES, (timestamp(at), reason, username))])
 
     async def revoked_families(self, since: datetime) -> set[str]:
-        """Families revoked whose access tokens may still be unexpired (created
-        after `since`)."""
+        """Families revoked at or after `since` (older revocations can have no
+        unexpired access token left)."""
         rows = await self._db.fetchall(
-            "SELECT family FROM refresh_families WHERE revoked_at IS NOT NULL AND created_at >= ?",
-            (timestamp(since),),
+            "SELECT family FROM refresh_families WHERE revoked_at >= ?", (timestamp(since),)
         )
         return {r["family"] for r in rows}
 

@@ -41,6 +41,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "validate":
         return _validate(args, Console())
     if args.command == "connect":
+        # No database here, so the log goes where the demo's would.
+        _log_to_file(user_data_path(APP_NAME) / f"{APP_NAME}-connect.log")
         return asyncio.run(_run_remote(args, console))
     try:
         settings = load_settings(args.config)

@@ -190,7 +190,25 @@ class LatencyMiddleware:
         try:
             await self.app(scope, receive, send_status)
         finally:
-            route = getattr(scope.get("route"), "path", None) or "unmatched"
-            self.histogram.labels(scope["method"], route, str(status)).observe(
+            self.histogram.labels(scope["method"], route_template(scope), str(status)).observe(
                 time.perf_counter() - began
             )
+
+
+def route_template(scope: Scope) -> str:
+    """The matched route as a template with its full path (`/api/v1/workers/{account_id}`).
+
+    FastAPI leaves the route of an included router in the scope with its path
+    relative to the router's prefix; the prefix is the part of the request
+    path in front of what the route's pattern matches.
+    """
+    route = scope.get("route")
+    template = getattr(route, "path_format", None)
+    pattern = getattr(route, "path_regex", None)
+    if template is None or pattern is None:
+        return "unmatched"
+    path: str = scope.get("path", "")
+    for start, char in enumerate(path):
+        if char == "/" and pattern.match(path[start:]):
+            return path[:start] + template
+    return str(template)

@@ -240,10 +240,9 @@ async def _users_remove(ctx: Context) -> int:
 
 async def _users_passwd(ctx: Context) -> int:
     name = ctx.args.name
-    ctx.security.user(name)  # unknown users fail before the prompt
-    password = _password(ctx)
     async with _audited(ctx, "user.passwd", f"user:{name}"):
-        await ctx.security.set_password(name, password)
+        ctx.security.user(name)  # an unknown user fails before the prompt
+        await ctx.security.set_password(name, _password(ctx))
     print(f"Password of {name} changed; their sessions are ended.", file=ctx.out)
     return 0
 

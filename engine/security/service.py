@@ -68,9 +68,6 @@ current_request: contextvars.ContextVar[RequestAudit | None] = contextvars.Conte
     "tradedeck_request", default=None
 )
 
-LOCAL = Principal(kind="local", name="local", role=Role.ADMIN)
-"""The owner at the terminal (the CLI): no login, every right."""
-
 
 class Security:
     def __init__(self, store: Store, settings: ServerSettings, secret: bytes, clock: Clock) -> None:
@@ -116,7 +113,8 @@ class Security:
             self._keys, self._users, self._revoked_families = keys, users, revoked
 
     def _family_horizon(self) -> datetime:
-        # Access tokens die with their refresh family; only recent families can matter.
+        # Access tokens die with their refresh family. Only families revoked
+        # within an access token's life can matter; this margin is generous.
         return self._clock.now() - timedelta(days=self.settings.refresh_token_days + 1)
 
     def _changed(self) -> None:
@@ -322,10 +320,11 @@ class Security:
             raise AuthenticationFailed("The refresh token is invalid or expired.")
         async with self._refresh_lock:
             row = await self._store.refresh_token(claims["jti"])
+            # The database, not the cache, says whether a family is revoked.
             if (
                 row is None
                 or row.family != claims["fam"]
-                or claims["fam"] in self._revoked_families
+                or await self._store.family_revoked(row.family)
             ):
                 raise AuthenticationFailed("The refresh token is invalid or revoked.")
             if row.used_at is not None:

@@ -185,9 +185,8 @@ async def test_me_describes_a_key_and_needs_one(api: Api) -> None:
 
 async def test_api_keys_are_created_once_listed_by_prefix_and_revoked(api: Api) -> None:
     admin = api.client("admin")
-    created = await admin.post(
-        "/api/v1/api-keys", json={"role": "viewer", "name": "dashboard", "accounts": ["account-002"]}
-    )
+    body = {"role": "viewer", "name": "dashboard", "accounts": ["account-002"]}
+    created = await admin.post("/api/v1/api-keys", json=body)
     assert created.status_code == 201, created.text
     body = created.json()
     key = body["key"]

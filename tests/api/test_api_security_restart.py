@@ -30,10 +30,14 @@ Opener = Callable[[], Awaitable[Security]]
 
 
 @pytest.fixture
-async def reopen(tmp_path: Path) -> AsyncIterator[Opener]:
+def clock() -> VirtualClock:
+    return VirtualClock(FROZEN_START)
+
+
+@pytest.fixture
+async def reopen(tmp_path: Path, clock: VirtualClock) -> AsyncIterator[Opener]:
     """Open the service on the same database file and clock, closing the
     previous one (service and store) first: a restart."""
-    clock = VirtualClock(FROZEN_START)
     opened: list[tuple[Security, Store]] = []
 
     async def close_last() -> None:
@@ -102,6 +106,27 @@ async def test_refresh_families_survive_a_restart(reopen: Opener) -> None:
     assert await security.authenticate(third.access_token) is None
     with pytest.raises(AuthenticationFailed):
         await security.refresh(third.refresh_token)
+
+
+async def test_an_old_but_active_family_stays_revoked_after_a_restart(
+    reopen: Opener, clock: VirtualClock
+) -> None:
+    """A family outlives `refresh_token_days` when it keeps rotating; its
+    revocation must still hold after a restart."""
+    security = await reopen()
+    await security.add_user("alice", PASSWORD, Role.TRADER)
+    pairs = [await security.login("alice", PASSWORD, "10.0.0.1")]
+    for _ in range(4):
+        await clock.advance(3 * 86400)
+        pairs.append(await security.refresh(pairs[-1].refresh_token))
+    # Reuse of the one before last (used, not yet expired) revokes the family.
+    with pytest.raises(AuthenticationFailed, match="already used"):
+        await security.refresh(pairs[-2].refresh_token)
+
+    security = await reopen()
+    assert await security.authenticate(pairs[-1].access_token) is None
+    with pytest.raises(AuthenticationFailed):
+        await security.refresh(pairs[-1].refresh_token)
 
 
 async def test_rate_counters_and_audit_log_survive_a_restart(reopen: Opener) -> None:

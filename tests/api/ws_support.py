@@ -76,6 +76,8 @@ async def connect(
     """A stream authenticated by header with `token` (if given); with `welcome`,
     the server's auth ack is read first."""
     headers = {"Authorization": f"Bearer {token}"} if token else {}
+    # Unread messages never pause the client's reading, so closing never waits on them.
+    options.setdefault("max_queue", None)
     async with websockets.connect(
         ws_url(http_url, query), additional_headers=headers, open_timeout=WAIT, **options
     ) as ws:
