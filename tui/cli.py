@@ -37,6 +37,10 @@ APP_NAME = "tradedeck"
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
+    # Options may stand before or after the command; absent ones are None.
+    for name in ("config", "db", "host", "port"):
+        if not hasattr(args, name):
+            setattr(args, name, None)
     console = Console(stderr=True)
     if args.command == "validate":
         return _validate(args, Console())
@@ -132,7 +136,6 @@ def _server_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--port", type=int, default=argparse.SUPPRESS, help="port to bind (default 8765)"
     )
-    parser.set_defaults(host=None, port=None)
 
 
 def _common_options(parser: argparse.ArgumentParser) -> None:
@@ -150,7 +153,6 @@ def _common_options(parser: argparse.ArgumentParser) -> None:
         default=argparse.SUPPRESS,
         help="the SQLite file (default: storage.path, or the user data directory)",
     )
-    parser.set_defaults(config=None, db=None)
 
 
 def _validate(args: argparse.Namespace, console: Console) -> int:
@@ -256,7 +258,9 @@ async def _running_engine(
                 api = None
                 yield None
                 return
-            console.print(f"tradedeck API on {api.url}/api/v1 (docs at {api.url}/api/docs)")
+            console.print(
+                f"tradedeck API on {api.url}/api/v1 (docs at {api.url}/api/docs)", soft_wrap=True
+            )
         yield engine
     finally:
         if api is not None:
