@@ -269,16 +269,20 @@ async def _running_engine(
 
 
 def _log_to_file(path: Path) -> None:
-    """Logs go to a file: the terminal belongs to the panel. `kill -USR1` writes
-    every thread's stack there too, for a panel that seems stuck."""
+    """Logs go to a file: the terminal belongs to the panel. The handler sits on
+    the root logger so uvicorn's and every library's records land there too,
+    never on the screen. `kill -USR1` writes every thread's stack there, for a
+    panel that seems stuck."""
     path.parent.mkdir(parents=True, exist_ok=True)
     handler = logging.FileHandler(path, encoding="utf-8")
     if hasattr(signal, "SIGUSR1"):
         faulthandler.register(signal.SIGUSR1, file=handler.stream, all_threads=True)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    root = logging.getLogger("tradedeck")
+    root = logging.getLogger()
     root.addHandler(handler)
-    root.setLevel(logging.INFO)
+    root.setLevel(logging.WARNING)
+    logging.getLogger("tradedeck").setLevel(logging.INFO)
+    logging.getLogger("uvicorn.error").setLevel(logging.INFO)
 
 
 if __name__ == "__main__":

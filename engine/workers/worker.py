@@ -58,7 +58,8 @@ class Worker:
         self.account = account
         self.rt = runtime
         self._on_crash = on_crash
-        self.info = WorkerInfo(
+        self._heartbeat_at: datetime | None = None
+        self._info = WorkerInfo(
             account_id=account.id,
             name=account.name,
             broker=account.broker,
@@ -85,11 +86,21 @@ class Worker:
 
     @property
     def state(self) -> WorkerState:
-        return self.info.status
+        return self._info.status
+
+    @property
+    def info(self) -> WorkerInfo:
+        """The worker as the world sees it; the heartbeat is folded in only when
+        read, so a beat costs an attribute store, not a model copy."""
+        if self._info.heartbeat_at != self._heartbeat_at:
+            self._info = self._info.model_copy(update={"heartbeat_at": self._heartbeat_at})
+        return self._info
 
     def set_state(self, state: WorkerState, *, error: str | None = None, **changes: object) -> None:
-        self.info = self.info.model_copy(update={"status": state, "error": error, **changes})
-        self.rt.bus.publish(WorkerEvent(time=self.rt.clock.now(), worker=self.info))
+        self._info = self.info.model_copy(update={"status": state, "error": error, **changes})
+        if "heartbeat_at" in changes:
+            self._heartbeat_at = self._info.heartbeat_at
+        self.rt.bus.publish(WorkerEvent(time=self.rt.clock.now(), worker=self._info))
 
     # --- lifecycle -----------------------------------------------------------
 
@@ -307,7 +318,7 @@ class Worker:
         interval = self.rt.settings.engine.heartbeat_seconds
         while True:
             await self.rt.clock.sleep(interval)
-            self.info = self.info.model_copy(update={"heartbeat_at": self.rt.clock.now()})
+            self._heartbeat_at = self.rt.clock.now()
 
     def _drain_orders(self) -> None:
         while not self._orders.empty():
