@@ -71,9 +71,9 @@ async def test_tls_needs_both_files(engine_factory: EngineFactory, tmp_path: Pat
         await ApiService(engine, settings, secret_path=tmp_path / "secret").start()
 
 
-async def test_tls_from_certificate_and_key_settings(
-    engine_factory: EngineFactory, tmp_path: Path
-) -> None:
+@pytest.fixture
+def self_signed(tmp_path: Path) -> tuple[Path, Path]:
+    """A certificate and key for 127.0.0.1, made with openssl."""
     assert shutil.which("openssl"), "the TLS test makes its certificate with openssl"
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
     subprocess.run(
@@ -82,6 +82,13 @@ async def test_tls_from_certificate_and_key_settings(
          "-keyout", str(key), "-out", str(cert)],
         check=True, capture_output=True,
     )  # fmt: skip
+    return cert, key
+
+
+async def test_tls_from_certificate_and_key_settings(
+    engine_factory: EngineFactory, tmp_path: Path, self_signed: tuple[Path, Path]
+) -> None:
+    cert, key = self_signed
     engine = await engine_factory(run_loops=False)
     settings = engine.settings.server.model_copy(
         update={"port": 0, "tls_cert": cert, "tls_key": key}
