@@ -11,7 +11,7 @@ import json
 import sys
 import time
 
-BENCHMARKS = ("store", "engine", "panel", "startup", "rest", "ws")
+BENCHMARKS = ("store", "engine", "panel", "startup", "rest", "ws", "load")
 
 
 def main() -> int:
