@@ -107,27 +107,33 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def _start_server(db: Path) -> tuple[subprocess.Popen[str], str, int]:
+    """`tradedeck serve` on a fresh database with a viewer key; (process, key, port)."""
+    key = subprocess.run(
+        [TRADEDECK, "keys", "create", "--role", "viewer", "--db", str(db)],
+        capture_output=True, text=True, check=True,
+    ).stdout.strip()  # fmt: skip
+    port = _free_port()
+    # The load is the point here, not the rate limiter: lift every limit.
+    env = {
+        **os.environ,
+        "TRADEDECK_SERVER__RATE_LIMITS__DEFAULT": "1000000",
+        "TRADEDECK_SERVER__RATE_LIMITS__GROUPS": json.dumps(
+            {"system": 1_000_000, "orders": 1_000_000, "auth": 1_000_000}
+        ),
+    }
+    server = subprocess.Popen(
+        [TRADEDECK, "--db", str(db), "serve", "--port", str(port)],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    return server, key, port
+
+
 async def run(quick: bool = False) -> dict[str, Any]:
     seconds = 15.0 if quick else 60.0
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "load.db"
-        key = subprocess.run(
-            [TRADEDECK, "keys", "create", "--role", "viewer", "--db", str(db)],
-            capture_output=True, text=True, check=True,
-        ).stdout.strip()  # fmt: skip
-        port = _free_port()
-        # The load is the point here, not the rate limiter: lift every limit.
-        env = {
-            **os.environ,
-            "TRADEDECK_SERVER__RATE_LIMITS__DEFAULT": "1000000",
-            "TRADEDECK_SERVER__RATE_LIMITS__GROUPS": json.dumps(
-                {"system": 1_000_000, "orders": 1_000_000, "auth": 1_000_000}
-            ),
-        }
-        server = subprocess.Popen(
-            [TRADEDECK, "--db", str(db), "serve", "--port", str(port)],
-            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-        )  # fmt: skip
+        server, key, port = _start_server(db)
         base = f"http://127.0.0.1:{port}/api/v1"
         try:
             async with httpx.AsyncClient() as probe:
