@@ -17,7 +17,7 @@ import signal
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from platformdirs import user_data_path
 from rich.console import Console
@@ -181,9 +181,18 @@ async def _run_panel(settings: Settings, db_path: Path, console: Console, *, ser
         if engine is None:
             return 1
         app = TradeDeckApp(LocalEngineClient(engine))
+        _exit_on_hangup(app)
         await app.run_async()
         return app.return_code or 0
     return 1
+
+
+def _exit_on_hangup(app: Any) -> None:
+    """A dropped SSH session hangs up the terminal: shut down cleanly (workers
+    stop, what should run is remembered) instead of leaving an orphan."""
+    if hasattr(signal, "SIGHUP"):
+        with contextlib.suppress(NotImplementedError):
+            asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, app.exit)
 
 
 async def _run_remote(args: argparse.Namespace, console: Console) -> int:
@@ -209,6 +218,7 @@ async def _run_remote(args: argparse.Namespace, console: Console) -> int:
         return 1
     try:
         app = TradeDeckApp(client)
+        _exit_on_hangup(app)
         await app.run_async()
     finally:
         await client.close()

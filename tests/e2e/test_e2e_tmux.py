@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import psutil
 import pytest
 
 pytestmark = pytest.mark.slow
@@ -80,6 +81,12 @@ class Terminal:
                 return self.status_file.read_text().strip()
             time.sleep(0.1)
         raise AssertionError(f"tradedeck did not exit; the screen:\n{self.screen()}")
+
+    def processes(self) -> list[psutil.Process]:
+        """The pane's process and its descendants."""
+        pane = int(self._tmux("display-message", "-p", "-t", self.name, "#{pane_pid}").strip())
+        root = psutil.Process(pane)
+        return [root, *root.children(recursive=True)]
 
     def close(self) -> None:
         self._tmux("kill-session", "-t", self.name)
@@ -163,3 +170,10 @@ def test_trader_session_in_a_real_terminal(terminal_factory: Callable[[], Termin
     screen = again.wait_text("workers 3/4 running")
     row = next(r for r in workers_pane(screen) if "account-001" in r)
     assert "stopped" in row
+
+    # the terminal goes away (a dropped SSH session): tradedeck shuts down, no orphan
+    processes = again.processes()
+    assert any("tradedeck" in " ".join(p.cmdline()) for p in processes)
+    again.close()
+    _, alive = psutil.wait_procs(processes, timeout=20)
+    assert not alive, f"still running after the terminal hung up: {alive}"
