@@ -173,11 +173,8 @@ class BareBroadcast:
         for _ in CHANNELS:
             request = json.loads(await ws.recv())
             seq += 1
-            await ws.send(
-                json.dumps(
-                    {"type": "snapshot", "channel": request["channel"], "seq": seq, "data": {}}
-                )
-            )
+            snapshot = {"type": "snapshot", "channel": request["channel"], "seq": seq, "data": {}}
+            await ws.send(json.dumps(snapshot, separators=(",", ":")))
         self.queues.add(queue)
         try:
             while True:

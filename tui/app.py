@@ -63,7 +63,12 @@ class TradeDeckApp(App[None]):
     ]
 
     def __init__(
-        self, client: EngineClient, *, clock_tick: bool = True, title: str = "tradedeck"
+        self,
+        client: EngineClient,
+        *,
+        clock_tick: bool = True,
+        paint_interval: float = PAINT_INTERVAL,
+        title: str = "tradedeck",
     ) -> None:
         """`clock_tick` paints on a timer, as the live panel does; without it the
         panel paints after each snapshot and command and when `paint()` is called,
@@ -73,6 +78,7 @@ class TradeDeckApp(App[None]):
         self.state = PanelState()
         self.title = title
         self.clock_tick = clock_tick
+        self.paint_interval = paint_interval
         self._feed_ended = False
         # The link state the header last showed; a change repaints it.
         self._link_shown: Link | None = None
@@ -84,7 +90,7 @@ class TradeDeckApp(App[None]):
         self.push_screen(MainScreen())
         self.run_worker(self._feed(), name="engine-feed", group="feed")
         if self.clock_tick:
-            self.set_interval(PAINT_INTERVAL, self.paint, name="paint")
+            self.set_interval(self.paint_interval, self.paint, name="paint")
 
     # --- live state ------------------------------------------------------------
 
