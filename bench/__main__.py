@@ -11,6 +11,8 @@ import json
 import sys
 import time
 
+from bench.report import print_figures
+
 BENCHMARKS = ("store", "engine", "panel", "startup", "rest", "ws", "load")
 
 
@@ -33,9 +35,7 @@ def main() -> int:
         results[name] = asyncio.run(module.run(quick=args.quick))
         if not args.json:
             print(f"\n== {name} ({time.perf_counter() - began:.0f} s)")
-            width = max(map(len, results[name]), default=0)
-            for key, value in results[name].items():
-                print(f"  {key:<{width}}  {value}")
+            print_figures(results[name], indent="  ")
     if args.json:
         json.dump(results, sys.stdout, indent=2, default=str)
         print()

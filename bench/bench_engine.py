@@ -18,8 +18,6 @@ store write still happens (the output counts the fills).
 
 from __future__ import annotations
 
-import argparse
-import asyncio
 import statistics
 import tempfile
 import time
@@ -28,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.plain_loop import plain_loop_rate
+from bench.report import command_line
 from config.loader import load_settings
 from config.models import AccountConfig, Settings, StrategyConfig
 from engine.clock import VirtualClock
@@ -133,12 +132,7 @@ async def run(quick: bool = False) -> dict[str, Any]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true")
-    result = asyncio.run(run(parser.parse_args().quick))
-    width = max(map(len, result))
-    for key, value in result.items():
-        print(f"{key:<{width}}  {value}")
+    command_line(run, __doc__)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,6 @@ have no gaps, and every one of them must have seen the same order events.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import os
@@ -26,6 +25,8 @@ from typing import Any
 
 import httpx
 import websockets
+
+from bench.report import command_line
 
 TRADEDECK = Path(sys.executable).with_name("tradedeck")
 VIEWERS = 200
@@ -176,12 +177,7 @@ async def run(quick: bool = False) -> dict[str, Any]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true")
-    result = asyncio.run(run(parser.parse_args().quick))
-    width = max(map(len, result))
-    for key, value in result.items():
-        print(f"{key:<{width}}  {value}")
+    command_line(run, __doc__)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,6 @@ accounts) published on the engine's bus; every 20th is a probe log line.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import bisect
 import statistics
@@ -24,6 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bench.report import command_line
 from config.loader import load_settings
 from engine.client import LocalEngineClient
 from engine.clock import VirtualClock
@@ -155,12 +155,7 @@ async def measure(quick: bool, paint_interval: float) -> dict[str, Any]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true")
-    result = asyncio.run(run(parser.parse_args().quick))
-    width = max(map(len, result))
-    for key, value in result.items():
-        print(f"{key:<{width}}  {value}")
+    command_line(run, __doc__)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,6 @@ terminal, the floor any Textual panel pays.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import shutil
 import statistics
@@ -22,6 +21,7 @@ from typing import Any
 
 import psutil
 
+from bench.report import command_line
 from config.loader import load_settings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -114,12 +114,7 @@ async def run(quick: bool = False) -> dict[str, Any]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true")
-    result = asyncio.run(run(parser.parse_args().quick))
-    width = max(map(len, result))
-    for key, value in result.items():
-        print(f"{key:<{width}}  {value}")
+    command_line(run, __doc__)
 
 
 if __name__ == "__main__":
