@@ -15,9 +15,9 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from platformdirs import user_data_path
 from rich.console import Console
@@ -181,18 +181,34 @@ async def _run_panel(settings: Settings, db_path: Path, console: Console, *, ser
         if engine is None:
             return 1
         app = TradeDeckApp(LocalEngineClient(engine))
-        _exit_on_hangup(app)
+        _exit_on_hangup(engine.close)
         await app.run_async()
         return app.return_code or 0
     return 1
 
 
-def _exit_on_hangup(app: Any) -> None:
-    """A dropped SSH session hangs up the terminal: shut down cleanly (workers
-    stop, what should run is remembered) instead of leaving an orphan."""
+def _exit_on_hangup(cleanup: Callable[[], Awaitable[None]]) -> None:
+    """A dropped SSH session hangs up the terminal. Stop cleanly (workers stop,
+    the store flushes, what should run is remembered), then leave at once:
+    there is no terminal left to restore, and Textual's own shutdown can block
+    forever writing to a terminal that is gone."""
+
+    async def leave() -> None:
+        try:
+            async with asyncio.timeout(30):
+                await cleanup()
+        except BaseException:
+            logging.getLogger("tradedeck").exception("clean-up after hangup failed")
+        finally:
+            logging.shutdown()
+            os._exit(0)
+
+    def hung_up() -> None:
+        asyncio.get_running_loop().create_task(leave())
+
     if hasattr(signal, "SIGHUP"):
         with contextlib.suppress(NotImplementedError):
-            asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, app.exit)
+            asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, hung_up)
 
 
 async def _run_remote(args: argparse.Namespace, console: Console) -> int:
@@ -218,7 +234,7 @@ async def _run_remote(args: argparse.Namespace, console: Console) -> int:
         return 1
     try:
         app = TradeDeckApp(client)
-        _exit_on_hangup(app)
+        _exit_on_hangup(client.close)
         await app.run_async()
     finally:
         await client.close()
