@@ -46,6 +46,7 @@ from engine.models import (
     WorkerInfo,
     WorkerState,
 )
+from engine.orders.gate import OrderGate
 from engine.runtime import Runtime
 from engine.workers.manager import WorkerManager
 from engine.workers.worker import QuoteHandler, Worker
@@ -64,6 +65,7 @@ class Engine:
         self.clock = clock or RealClock()
         self.bus = EventBus(self.clock.now)
         self.alerts = AlertCenter(store, self.bus, self.clock)
+        self.gate = OrderGate()
         self.state = EngineState.STOPPED
         self.started_at: datetime | None = None
         self._latest: dict[str, Quote] = {}
@@ -104,6 +106,7 @@ class Engine:
             market=self,
             tickets=IdSequence(await self.store.ledger.max_ticket()),
             signal_ids=IdSequence(await self.store.signals.max_id()),
+            gate=self.gate,
         )
         self.manager = WorkerManager(runtime, self._attach, self._detach)
         await self._load_ledgers()

@@ -4,7 +4,7 @@ instead of a dozen arguments."""
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal, Protocol
 
@@ -15,6 +15,7 @@ from engine.clock import Clock
 from engine.commit import after_commit
 from engine.ids import IdSequence
 from engine.models import Bar, LogEvent, LogRecord, Quote
+from engine.orders.gate import OrderGate
 from storage.store import Store
 
 log = logging.getLogger("tradedeck.engine")
@@ -38,6 +39,7 @@ class Runtime:
     market: MarketData
     tickets: IdSequence
     signal_ids: IdSequence
+    gate: OrderGate = field(default_factory=OrderGate)
 
     @property
     def instruments(self) -> dict[str, InstrumentConfig]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 from typing import Protocol
 
@@ -52,6 +53,30 @@ class OrderRequest(BaseModel):
     position_ticket: int | None = Field(default=None, description="close this position")
     magic: int = 0
     comment: str = Field(default="", max_length=31)  # MT5 truncates comments at 31 chars
+
+
+def new_order(request: OrderRequest, account_id: str, ticket: int, now: datetime) -> Order:
+    """The order a request becomes, before any broker has acted on it."""
+    return Order(
+        ticket=ticket,
+        account_id=account_id,
+        client_order_id=request.client_order_id,
+        symbol=request.symbol,
+        side=request.side,
+        type=request.type,
+        volume=request.volume,
+        price=request.price,
+        stop_limit=request.stop_limit,
+        sl=request.sl,
+        tp=request.tp,
+        source=request.source,
+        strategy_id=request.strategy_id,
+        position_ticket=request.position_ticket,
+        magic=request.magic,
+        comment=request.comment,
+        created_at=now,
+        updated_at=now,
+    )
 
 
 @dataclass(slots=True)

@@ -24,7 +24,14 @@ from decimal import ROUND_HALF_EVEN, Decimal
 
 from config.models import AccountConfig, BrokerKind, InstrumentConfig, MarginMode
 from engine.brokers import retcodes
-from engine.brokers.base import Changes, OrderRequest, PaperLedger, TradeResult, TriggerBand
+from engine.brokers.base import (
+    Changes,
+    OrderRequest,
+    PaperLedger,
+    TradeResult,
+    TriggerBand,
+    new_order,
+)
 from engine.clock import Clock
 from engine.models import (
     AccountSnapshot,
@@ -235,7 +242,7 @@ class PaperBroker:
             message = f"An order with client_order_id {request.client_order_id!r} exists."
             return TradeResult(retcodes.INVALID, message, None)
         self._client_ids.add(request.client_order_id)
-        order = _order(request, self.account_id, ticket, now)
+        order = new_order(request, self.account_id, ticket, now)
         spec = self._specs.get(request.symbol)
         problem = self._check(request, spec, now)
         if problem is not None:
@@ -868,29 +875,6 @@ def _changed(changes: Changes, position: Position) -> None:
     """Report `position` as changed once, in its latest state."""
     changes.positions[:] = [p for p in changes.positions if p.ticket != position.ticket]
     changes.positions.append(position)
-
-
-def _order(request: OrderRequest, account_id: str, ticket: int, now: datetime) -> Order:
-    return Order(
-        ticket=ticket,
-        account_id=account_id,
-        client_order_id=request.client_order_id,
-        symbol=request.symbol,
-        side=request.side,
-        type=request.type,
-        volume=request.volume,
-        price=request.price,
-        stop_limit=request.stop_limit,
-        sl=request.sl,
-        tp=request.tp,
-        source=request.source,
-        strategy_id=request.strategy_id,
-        position_ticket=request.position_ticket,
-        magic=request.magic,
-        comment=request.comment,
-        created_at=now,
-        updated_at=now,
-    )
 
 
 def _rounded_prices(request: OrderRequest, spec: _Spec) -> dict[str, Decimal | None]:

@@ -17,7 +17,14 @@ from datetime import datetime, time
 from decimal import Decimal
 
 from config.models import AccountConfig, BrokerKind, InstrumentConfig
-from engine.brokers.base import Broker, Changes, OrderRequest, TradeResult, TriggerBand
+from engine.brokers.base import (
+    Broker,
+    Changes,
+    OrderRequest,
+    TradeResult,
+    TriggerBand,
+    new_order,
+)
 from engine.brokers.paper import PaperBroker
 from engine.commit import after_commit
 from engine.errors import Conflict, EngineError
@@ -27,6 +34,7 @@ from engine.models import (
     FillEvent,
     OrderEvent,
     OrderSource,
+    OrderStatus,
     Position,
     PositionEvent,
     Quote,
@@ -38,6 +46,7 @@ from engine.models import (
     WorkerInfo,
     WorkerState,
 )
+from engine.orders.gate import OrderContext
 from engine.runtime import Runtime
 from engine.strategies import create_strategy
 from engine.strategies.base import Strategy
@@ -194,7 +203,7 @@ class Worker:
                     known = TradeResult(stored.retcode or 0, "duplicate client_order_id", stored)
             if known is not None:
                 return known
-            result = await self.broker.send_order(request)
+            result = self._refused(request) or await self.broker.send_order(request)
             self._remember(request.client_order_id, result)
             committed = self._record(result.changes)
         if not result.ok:
@@ -206,6 +215,23 @@ class Worker:
         if durable:
             await committed
         return result
+
+    def _refused(self, request: OrderRequest) -> TradeResult | None:
+        """The gate's rejection of `request`, as a rejected order for the ledger."""
+        assert self.broker is not None
+        now = self.rt.clock.now()
+        context = OrderContext(request, self.broker, self.rt.instruments.get(request.symbol), now)
+        rejection = self.rt.gate.check(context)
+        if rejection is None:
+            return None
+        order = new_order(request, self.account_id, self.rt.tickets(), now).model_copy(
+            update={
+                "status": OrderStatus.REJECTED,
+                "retcode": rejection.retcode,
+                "reason": rejection.message,
+            }
+        )
+        return TradeResult(rejection.retcode, rejection.message, order, Changes([order]))
 
     async def close_position(self, ticket: int, *, durable: bool = True) -> TradeResult:
         if self.broker is None or self.state is not WorkerState.RUNNING:
