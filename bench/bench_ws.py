@@ -1,25 +1,34 @@
 """WebSocket fan-out: 200 clients on loopback subscribed to `orders` and
-`ticker`, messages delivered per second and p99 delivery delay, beside a bare
-per-client-queue broadcast server (a plain `websockets` server) fed the same
-events in the same run; then the engine's tick throughput with and without
-the 200 clients attached.
+`ticker`, messages delivered per second and p99 delivery delay, beside bare
+per-client-queue broadcast servers fed the same events in the same run; then
+the engine's tick throughput with and without the 200 clients attached.
 
-The clients run in a subprocess so their CPU is not the server's (on one
-machine they still share its cores, with both servers alike). The producer
-offers more than either server can send, so delivered rates are capacities;
-delays are measured from the event's time stamp to its arrival.
+Two yardsticks sit beside the API's stream: `bare_uvicorn`, a bare Starlette
+WebSocket endpoint on the same uvicorn server (what the hub itself costs),
+and `bare_websockets`, a plain `websockets` server (what uvicorn and ASGI
+cost too). Both keep one bounded queue and one sender task per client and
+serialise each event once, as the hub does, but with no authentication,
+subscriptions, filters, conflation or statistics.
+
+The clients run in a subprocess (`bench/ws_clients.py`) so their CPU is not
+the server's; on one machine they still share its cores, with every server
+alike. The producer publishes a batch of orders and quotes, then yields for
+`TICK`: while the servers keep up that is the offered rate, and once they
+cannot, the loop they share with the producer stretches the ticks, so the
+delivered rate is the server's capacity. Rounds alternate between the
+servers so a noisy machine slows them alike; figures are medians over the
+rounds. `server_cpu` is the server process's CPU over wall time while
+loaded, `client_cpu` the clients' (near 1.0: the clients were the limit).
 
     python -m bench.bench_ws [--quick]
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import json
 import statistics
-import sys
 import tempfile
 import time
 from collections.abc import AsyncIterator, Callable
@@ -30,74 +39,111 @@ from pathlib import Path
 from typing import Any
 
 import websockets
+from starlette.websockets import WebSocket, WebSocketDisconnect
 from websockets.asyncio.server import ServerConnection
 
-from bench.bench_engine import bench_settings
+from bench.bench_engine import SETTLE_ROUNDS, bench_settings
+from bench.report import command_line
+from bench.ws_clients import clients
 from config.loader import load_settings
 from config.models import Settings
 from engine.api.app import create_app
 from engine.api.server import ServerHandle
 from engine.clock import Clock, RealClock, VirtualClock
 from engine.engine import Engine
-from engine.models import (
-    Event,
-    Order,
-    OrderEvent,
-    OrderStatus,
-    OrderType,
-    Quote,
-    QuoteEvent,
-    Side,
-)
+from engine.models import Event, Order, OrderEvent, OrderStatus, OrderType, Quote, QuoteEvent, Side
 from engine.security.principal import Role
 from engine.security.service import Security
 
 CLIENTS = 200
 CHANNELS = ("orders", "ticker")
-TICK = 0.01  # seconds between producer batches
+TICK = 0.01  # seconds the producer yields between batches
 ORDERS_PER_TICK = 4
+SYMBOLS = 6  # one quote per symbol per tick
 QUEUE = 1000  # per-client bound, as `server.ws_queue_size` defaults
+GOAL_RATIO = 0.7
+GOAL_TICK_DROP = 0.2
+BARE_PATH = "/bare/ws"
+
+Publish = Callable[[Event], None]
 
 
 async def run(quick: bool = False) -> dict[str, Any]:
-    seconds = 4 if quick else 10
+    seconds = 3.0 if quick else 6.0
+    rounds = 1 if quick else 3
     ticks = 120 if quick else 600
-    with tempfile.TemporaryDirectory() as tmp:
-        ours = await _fanout_ours(Path(tmp), seconds)
-        bare = await _fanout_bare(seconds)
-        alone = await _tick_rate(Path(tmp) / "alone", ticks, clients=0)
-        attached = await _tick_rate(Path(tmp) / "attached", ticks, clients=CLIENTS)
-    return {
+    samples: dict[str, list[dict[str, Any]]] = {}
+    with tempfile.TemporaryDirectory(prefix="tradedeck-bench-ws-") as tmp:
+        folder = Path(tmp)
+        bare = BareBroadcast()
+        settings = load_settings(None, env={})
+        async with (
+            _api(settings, folder / "fanout", RealClock(), bare=bare) as api,
+            _bare_websockets(bare) as bare_url,
+        ):
+            engine, api_url, key = api
+            symbols = list(settings.instruments)[:SYMBOLS]
+            targets: dict[str, tuple[str, str | None, Publish]] = {
+                "api": (api_url, key, engine.bus.publish),
+                "bare_uvicorn": (api_url.replace("/api/v1/ws", BARE_PATH), None, bare.publish),
+                "bare_websockets": (bare_url, None, bare.publish),
+            }
+            for _ in range(rounds):
+                for name, (url, token, publish) in targets.items():
+                    figures = await _measure(url, token, seconds, publish, symbols)
+                    samples.setdefault(name, []).append(figures)
+        for n in range(rounds):
+            for clients_attached in (0, CLIENTS):
+                path = folder / f"ticks-{n}-{clients_attached}"
+                figures = await _tick_rate(path, ticks, clients_attached)
+                samples.setdefault(f"ticks_{clients_attached}", []).append(figures)
+    return _summary(samples, ticks)
+
+
+def _summary(samples: dict[str, list[dict[str, Any]]], ticks: int) -> dict[str, Any]:
+    def median(name: str, figure: str) -> float:
+        return statistics.median(s[figure] for s in samples[name])
+
+    result: dict[str, Any] = {
         "clients": CLIENTS,
-        "offered_events_per_s": round((ORDERS_PER_TICK + 6) / TICK),
-        "api_delivered_msgs_per_s": ours["rate"],
-        "api_p99_delay_ms": ours["p99_ms"],
-        "api_p50_delay_ms": ours["p50_ms"],
-        "api_resyncs": ours["resyncs"],
-        "bare_delivered_msgs_per_s": bare["rate"],
-        "bare_p99_delay_ms": bare["p99_ms"],
-        "bare_p50_delay_ms": bare["p50_ms"],
-        "api_vs_bare_rate": round(ours["rate"] / bare["rate"], 3) if bare["rate"] else None,
-        "engine_worker_ticks_per_s_alone": round(alone["rate"]),
-        "engine_worker_ticks_per_s_with_clients": round(attached["rate"]),
-        "engine_tick_drop": round(1 - attached["rate"] / alone["rate"], 3),
-        "clients_msgs_during_ticks": attached["received"],
+        "channels": "+".join(CHANNELS),
+        "offered_events_per_s": round((ORDERS_PER_TICK + SYMBOLS) / TICK),
+        "rounds": len(samples["api"]),
     }
+    for name in ("api", "bare_uvicorn", "bare_websockets"):
+        result[f"{name}_msgs_per_s"] = round(median(name, "rate"))
+        for figure in ("p50_ms", "p99_ms", "server_cpu", "client_cpu", "delivered_share"):
+            result[f"{name}_{figure}"] = round(median(name, figure), 2)
+        result[f"{name}_resyncs_closed"] = (
+            f"{sum(s['resyncs'] for s in samples[name])}, "
+            f"{sum(s['closed_early'] for s in samples[name])}"
+        )
+    for name in ("bare_uvicorn", "bare_websockets"):
+        result[f"ratio_to_{name}"] = round(
+            result["api_msgs_per_s"] / result[f"{name}_msgs_per_s"], 2
+        )
+    result["goal"] = f">= {GOAL_RATIO} of the bare rate"
+    alone = median(f"ticks_{0}", "rate")
+    attached = median(f"ticks_{CLIENTS}", "rate")
+    result["engine_simulated_seconds"] = ticks
+    result["engine_worker_ticks_per_s_alone"] = round(alone)
+    result[f"engine_worker_ticks_per_s_{CLIENTS}_clients"] = round(attached)
+    result["engine_tick_drop"] = round(1 - attached / alone, 3)
+    result["engine_clients_msgs_received"] = round(median(f"ticks_{CLIENTS}", "received"))
+    result["engine_goal"] = f"drop < {GOAL_TICK_DROP:.0%}"
+    return result
 
 
-# --- fan-out: our API ------------------------------------------------------------
-
-
-async def _fanout_ours(tmp: Path, seconds: float) -> dict[str, Any]:
-    async with _api(load_settings(None, env={}), tmp / "fanout", RealClock()) as (engine, url, key):
-        symbols = list(engine.settings.instruments)[:6]
-        return await _measure(url, key, seconds, lambda: _produce(engine.bus.publish, symbols))
+# --- the servers -----------------------------------------------------------------
 
 
 @asynccontextmanager
-async def _api(settings: Settings, path: Path, clock: Clock) -> AsyncIterator[Any]:
+async def _api(
+    settings: Settings, path: Path, clock: Clock, *, bare: BareBroadcast | None = None
+) -> AsyncIterator[tuple[Engine, str, str]]:
     """The engine (market loops off: the bench drives it) on the database at
-    `path`, behind the real API on a free loopback port, and a viewer key."""
+    `path`, behind the real API on a free loopback port, and a viewer key.
+    With `bare`, its endpoint is served at `BARE_PATH` by the same uvicorn."""
     engine = await Engine.open(settings, path.with_suffix(".db"), clock)
     await engine.start(run_loops=False)
     security = await Security.open(
@@ -105,7 +151,7 @@ async def _api(settings: Settings, path: Path, clock: Clock) -> AsyncIterator[An
     )
     _, key = await security.create_key(role=Role.VIEWER, name="bench")
     app = create_app(engine, security)
-    handle = ServerHandle(app, "127.0.0.1", 0)
+    handle = ServerHandle(app if bare is None else bare.beside(app), "127.0.0.1", 0)
     await handle.start()
     try:
         yield engine, f"ws://127.0.0.1:{handle.port}/api/v1/ws", key
@@ -116,8 +162,123 @@ async def _api(settings: Settings, path: Path, clock: Clock) -> AsyncIterator[An
         await engine.close()
 
 
-async def _produce(publish: Callable[[Event], None], symbols: list[str]) -> None:
-    """Orders and one quote per symbol every `TICK`, time-stamped on publication."""
+class BareBroadcast:
+    """The yardstick: one bounded queue and one sender per client, each event
+    serialised once and stamped with a per-connection seq; nothing else. It
+    serves the same clients through a plain `websockets` server (`handler`)
+    or as a bare Starlette endpoint (`beside`)."""
+
+    def __init__(self) -> None:
+        self.queues: set[asyncio.Queue[tuple[str, str]]] = set()
+
+    def publish(self, event: Event) -> None:
+        channel = "ticker" if type(event) is QuoteEvent else "orders"
+        head = f'{{"type":"event","channel":"{channel}","seq":'
+        tail = f',"ts":"{event.time.isoformat()}","data":{event.model_dump_json()}}}'
+        for queue in self.queues:
+            with contextlib.suppress(asyncio.QueueFull):
+                queue.put_nowait((head, tail))
+
+    async def _serve(self, receive: Callable[[], Any], send: Callable[[str], Any]) -> None:
+        """Answer each subscription with an empty snapshot, then stream until
+        the client leaves (`receive` raises or returns None)."""
+        seq = 0
+        for _ in CHANNELS:
+            request = json.loads(await receive())
+            seq += 1
+            snapshot = {"type": "snapshot", "channel": request["channel"], "seq": seq, "data": {}}
+            await send(json.dumps(snapshot, separators=(",", ":")))
+        queue: asyncio.Queue[tuple[str, str]] = asyncio.Queue(QUEUE)
+
+        async def sender() -> None:
+            nonlocal seq
+            while True:
+                head, tail = await queue.get()
+                seq += 1
+                await send(head + str(seq) + tail)
+
+        self.queues.add(queue)
+        task = asyncio.create_task(sender())
+        try:
+            # Reading is how a server learns the client left: a sender waiting
+            # on an empty queue would never find out, and shutdown would wait on it.
+            while await receive() is not None:
+                pass
+        finally:
+            self.queues.discard(queue)
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+    async def handler(self, ws: ServerConnection) -> None:
+        async def receive() -> str | None:
+            try:
+                return str(await ws.recv())
+            except websockets.ConnectionClosed:
+                return None
+
+        with contextlib.suppress(websockets.ConnectionClosed):
+            await self._serve(receive, ws.send)
+
+    def beside(self, app: Any) -> Any:
+        """One ASGI app: `BARE_PATH` is this bare endpoint, the rest is `app`."""
+
+        async def dispatch(scope: Any, receive: Any, send: Any) -> None:
+            if scope["type"] != "websocket" or scope["path"] != BARE_PATH:
+                await app(scope, receive, send)
+                return
+            ws = WebSocket(scope, receive, send)
+            await ws.accept()
+
+            async def read() -> str | None:
+                try:
+                    return await ws.receive_text()
+                except (WebSocketDisconnect, RuntimeError):
+                    return None
+
+            with contextlib.suppress(WebSocketDisconnect, RuntimeError):
+                await self._serve(read, ws.send_text)
+
+        return dispatch
+
+
+@asynccontextmanager
+async def _bare_websockets(bare: BareBroadcast) -> AsyncIterator[str]:
+    # Without compression, as the API serves (see engine/api/server.py).
+    async with websockets.serve(
+        bare.handler, "127.0.0.1", 0, max_size=64 * 1024, compression=None
+    ) as server:
+        port = next(iter(server.sockets)).getsockname()[1]
+        yield f"ws://127.0.0.1:{port}/"
+
+
+# --- fan-out ---------------------------------------------------------------------
+
+
+async def _measure(
+    url: str, key: str | None, seconds: float, publish: Publish, symbols: list[str]
+) -> dict[str, Any]:
+    """Clients attached and subscribed, the producer runs for `seconds`; what
+    the clients saw, and the server's CPU share meanwhile."""
+    async with clients(url, key, CLIENTS, CHANNELS) as stop:
+        published = [0]
+        cpu, wall = time.process_time(), time.perf_counter()
+        task = asyncio.create_task(_produce(publish, symbols, published))
+        await asyncio.sleep(seconds)
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+        figures = await stop()
+    figures["server_cpu"] = cpu / wall
+    # Below 1.0: quotes conflated (the API's ticker) or dropped from full queues.
+    figures["delivered_share"] = figures["received"] / (published[0] * CLIENTS)
+    return figures
+
+
+async def _produce(publish: Publish, symbols: list[str], published: list[int]) -> None:
+    """Orders and one quote per symbol every `TICK`, stamped on publication;
+    counts the events in `published[0]`."""
     ticket = 0
     template = _order()
     while True:
@@ -130,6 +291,7 @@ async def _produce(publish: Callable[[Event], None], symbols: list[str]) -> None
             price = Decimal(100 + n) + Decimal(ticket % 100) / 100
             quote = Quote(symbol=symbol, bid=price, ask=price + 1, time=now, mid=float(price))
             publish(QuoteEvent(time=now, quote=quote))
+        published[0] += ORDERS_PER_TICK + len(symbols)
         await asyncio.sleep(TICK)
 
 
@@ -149,169 +311,14 @@ def _order() -> Order:
     )
 
 
-# --- fan-out: the bare server ------------------------------------------------------
-
-
-class BareBroadcast:
-    """The yardstick: a plain `websockets` server, one bounded queue and one
-    sender per client, each event serialised once and stamped with a seq."""
-
-    def __init__(self) -> None:
-        self.queues: set[asyncio.Queue[tuple[str, str]]] = set()
-
-    def publish(self, event: Event) -> None:
-        channel = "ticker" if event.kind == "quote" else "orders"
-        head = f'{{"type":"event","channel":"{channel}","seq":'
-        tail = f',"ts":"{event.time.isoformat()}","data":{event.model_dump_json()}}}'
-        for queue in self.queues:
-            with contextlib.suppress(asyncio.QueueFull):
-                queue.put_nowait((head, tail))
-
-    async def handler(self, ws: ServerConnection) -> None:
-        queue: asyncio.Queue[tuple[str, str]] = asyncio.Queue(QUEUE)
-        seq = 0
-        for _ in CHANNELS:
-            request = json.loads(await ws.recv())
-            seq += 1
-            snapshot = {"type": "snapshot", "channel": request["channel"], "seq": seq, "data": {}}
-            await ws.send(json.dumps(snapshot, separators=(",", ":")))
-        self.queues.add(queue)
-        try:
-            while True:
-                head, tail = await queue.get()
-                seq += 1
-                await ws.send(head + str(seq) + tail)
-        except websockets.ConnectionClosed:
-            pass
-        finally:
-            self.queues.discard(queue)
-
-
-async def _fanout_bare(seconds: float) -> dict[str, Any]:
-    bare = BareBroadcast()
-    symbols = list(load_settings(None, env={}).instruments)[:6]
-    async with websockets.serve(bare.handler, "127.0.0.1", 0, max_size=64 * 1024) as server:
-        port = next(iter(server.sockets)).getsockname()[1]
-        url = f"ws://127.0.0.1:{port}/"
-        return await _measure(url, None, seconds, lambda: _produce(bare.publish, symbols))
-
-
-# --- measuring -------------------------------------------------------------------
-
-
-async def _measure(
-    url: str, key: str | None, seconds: float, producer: Callable[[], Any]
-) -> dict[str, Any]:
-    """Start the clients, run the producer for `seconds`, and collect what they saw."""
-    async with _clients(url, key, CLIENTS) as stop:
-        task = asyncio.create_task(producer())
-        await asyncio.sleep(seconds)
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        return await stop()
-
-
-@asynccontextmanager
-async def _clients(url: str, key: str | None, count: int) -> AsyncIterator[Any]:
-    """`count` clients in a subprocess, connected and subscribed when this
-    yields; the yielded function stops them and returns their figures."""
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bench.bench_ws",
-        "--clients",
-        json.dumps({"url": url, "key": key, "count": count}),
-        stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-    )
-    assert process.stdin is not None and process.stdout is not None
-    stdin, stdout = process.stdin, process.stdout
-    ready = await asyncio.wait_for(stdout.readline(), 120)
-    if ready.strip() != b"ready":
-        process.kill()
-        raise RuntimeError(f"the clients did not start: {ready!r}")
-
-    async def stop() -> dict[str, Any]:
-        await asyncio.sleep(0.5)  # let the last queued messages arrive
-        stdin.close()
-        result: dict[str, Any] = json.loads(await asyncio.wait_for(stdout.readline(), 60))
-        await process.wait()
-        return result
-
-    try:
-        yield stop
-    finally:
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
-
-
-async def _client_main(url: str, key: str | None, count: int) -> dict[str, Any]:
-    """The subprocess: connect, subscribe, report ready, count until stdin closes."""
-    delays: list[float] = []
-    counts = {"events": 0, "resyncs": 0, "closed": 0}
-    first: list[float] = []
-    last = [0.0]
-    headers = {"Authorization": f"Bearer {key}"} if key else {}
-
-    async def client() -> websockets.ClientConnection:
-        ws = await websockets.connect(url, additional_headers=headers, open_timeout=60)
-        for channel in CHANNELS:
-            await ws.send(json.dumps({"action": "subscribe", "channel": channel}))
-        snapshots = 0
-        while snapshots < len(CHANNELS):
-            snapshots += '"type":"snapshot"' in str(await ws.recv())
-        return ws
-
-    async def consume(ws: websockets.ClientConnection) -> None:
-        try:
-            async for raw in ws:
-                text = str(raw)
-                if text.startswith('{"type":"event"'):
-                    now = time.time()
-                    start = text.index('"ts":"') + 6
-                    stamp = datetime.fromisoformat(text[start : text.index('"', start)])
-                    delays.append(now - stamp.timestamp())
-                    counts["events"] += 1
-                    if not first:
-                        first.append(now)
-                    last[0] = now
-                elif text.startswith('{"type":"resync"'):
-                    counts["resyncs"] += 1
-        except websockets.ConnectionClosed:
-            counts["closed"] += 1
-
-    connections = []
-    for n in range(0, count, 20):
-        connections += await asyncio.gather(*(client() for _ in range(min(20, count - n))))
-    tasks = [asyncio.create_task(consume(ws)) for ws in connections]
-    print("ready", flush=True)
-    await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
-    elapsed = (last[0] - first[0]) if first else 0.0
-    for ws in connections:
-        await ws.close()
-    for task in tasks:
-        task.cancel()
-    delays.sort()
-    return {
-        "received": counts["events"],
-        "rate": round(counts["events"] / elapsed) if elapsed else 0,
-        "p50_ms": round(statistics.median(delays) * 1000, 1) if delays else None,
-        "p99_ms": round(delays[int(len(delays) * 0.99)] * 1000, 1) if delays else None,
-        "resyncs": counts["resyncs"],
-        "closed": counts["closed"],
-    }
-
-
 # --- the engine's tick throughput ------------------------------------------------
 
 
-async def _tick_rate(path: Path, ticks: int, clients: int) -> dict[str, Any]:
+async def _tick_rate(path: Path, ticks: int, attached: int) -> dict[str, Any]:
     """Worker-ticks per second of the 50-account bench engine on the virtual
-    clock (as in bench_engine), with `clients` stream clients attached."""
+    clock, timed as in bench_engine, with `attached` stream clients subscribed."""
     settings = bench_settings(50)
-    clock = VirtualClock()
+    clock = VirtualClock(settle_rounds=SETTLE_ROUNDS)
     subscribers = {
         symbol: sum(1 for a in settings.accounts if symbol in a.symbols)
         for symbol in settings.instruments
@@ -326,7 +333,9 @@ async def _tick_rate(path: Path, ticks: int, clients: int) -> dict[str, Any]:
 
         engine.bus.add_listener(count)
         async with contextlib.AsyncExitStack() as stack:
-            stop = await stack.enter_async_context(_clients(url, key, clients)) if clients else None
+            stop = None
+            if attached:
+                stop = await stack.enter_async_context(clients(url, key, attached, CHANNELS))
             await engine.quiesce()
             began = time.perf_counter()
             for n in range(1, ticks + 1):
@@ -341,18 +350,7 @@ async def _tick_rate(path: Path, ticks: int, clients: int) -> dict[str, Any]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--clients", help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.clients:
-        spec = json.loads(args.clients)
-        print(json.dumps(asyncio.run(_client_main(spec["url"], spec["key"], spec["count"]))))
-        return
-    result = asyncio.run(run(args.quick))
-    width = max(map(len, result))
-    for key, value in result.items():
-        print(f"{key:<{width}}  {value}")
+    command_line(run, __doc__)
 
 
 if __name__ == "__main__":

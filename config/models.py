@@ -10,7 +10,7 @@ from __future__ import annotations
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -146,10 +146,29 @@ class AccountConfig(_Section):
     symbols: list[str] = Field(default_factory=list)
     strategies: list[StrategyConfig] = Field(default_factory=list)
     risk: RiskOverrides | None = None
-    # mt5 (issue 6): login, server, terminal path; the password never lives here.
+    # mt5 only. The password never lives here: it comes from `password_env` (by
+    # default TRADEDECK_MT5_PASSWORD_<ID>) or from `password_file`.
     login: int | None = None
     server: str | None = None
     magic: int = 0
+    terminal_path: str | None = Field(
+        default=None, description="terminal64.exe of this account's terminal; None finds one"
+    )
+    mt5linux_host: str | None = Field(
+        default=None, description="reach the terminal through an mt5linux server (Linux + Wine)"
+    )
+    mt5linux_port: int = Field(default=18812, ge=1, le=65535)
+    password_env: str | None = Field(
+        default=None, description="the environment variable holding the password"
+    )
+    password_file: Path | None = Field(
+        default=None, description="a file holding only the password (mode 0600)"
+    )
+    deviation_points: int = Field(default=20, ge=0, description="accepted slippage, in points")
+    mt5_timeout_seconds: float = Field(default=10.0, gt=0, description="bound on every call")
+    mt5_poll_ms: int = Field(
+        default=500, ge=50, description="how often positions, orders and deals are read"
+    )
 
 
 class StrategyDefaults(_Section):
@@ -211,6 +230,87 @@ class ServerSettings(_Section):
     rate_limits: RateLimitSettings = Field(default_factory=RateLimitSettings)
 
 
+class ScheduleConfig(_Section):
+    """A default schedule: written to the schedules table at the first start
+    only, so what a user changed through the API or the panel stays changed."""
+
+    name: str
+    handler: str
+    args: dict[str, Any] = Field(default_factory=dict)
+    priority: Literal["critical", "high", "normal", "low"] = "normal"
+    every_seconds: float | None = Field(default=None, gt=0)
+    cron: str | None = None
+    enabled: bool = True
+    misfire_grace_seconds: int = Field(default=3600, gt=0)
+
+
+class JobSettings(_Section):
+    """The background job queue: runners, leases, retries and retention."""
+
+    runners: int = Field(default=4, ge=1, le=64, description="jobs run at the same time")
+    lease_seconds: float = Field(
+        default=30.0, gt=0, description="a running job whose lease lapses runs again"
+    )
+    default_timeout_seconds: float = Field(default=300.0, gt=0)
+    default_max_retries: int = Field(default=3, ge=0)
+    backoff_initial_seconds: float = Field(default=2.0, gt=0)
+    backoff_max_seconds: float = Field(default=300.0, gt=0)
+    backoff_jitter: float = Field(default=0.25, ge=0, le=1, description="up to +25 % by default")
+    result_retention_hours: float = Field(
+        default=72.0, gt=0, description="finished jobs are kept this long (dead ones until cleared)"
+    )
+    schedules: list[ScheduleConfig] = Field(default_factory=list)
+
+
+class RiskScope(StrEnum):
+    """What a risk limit's metric covers: the whole book, one account, or one
+    symbol (in one account, or across every account when none is named)."""
+
+    GLOBAL = "global"
+    ACCOUNT = "account"
+    SYMBOL = "symbol"
+
+
+class RiskLimitKind(StrEnum):
+    MAX_POSITION_SIZE = "max_position_size"  # lots, net, in one symbol
+    MAX_EXPOSURE = "max_exposure"  # notional in the account currency
+    MAX_OPEN_POSITIONS = "max_open_positions"
+    MAX_DAILY_LOSS = "max_daily_loss"  # account currency, since 00:00 UTC
+    MAX_DRAWDOWN = "max_drawdown"  # percent below the peak equity
+    MAX_ORDERS_PER_MINUTE = "max_orders_per_minute"
+
+
+class RiskAction(StrEnum):
+    """What a breached limit does besides refusing new orders in its scope."""
+
+    BLOCK = "block"  # nothing more: new orders in the scope are refused until it clears
+    PAUSE = "pause"  # also pause the scope's strategies
+    FLATTEN = "flatten"  # also close the scope's positions
+
+
+class RiskLimitConfig(_Section):
+    """A risk limit as the configuration file declares it. It is written to the
+    store the first time the engine sees its id; after that the stored limit
+    (edited through the API or the panel) wins."""
+
+    id: str = Field(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")
+    description: str = ""
+    scope: RiskScope
+    account_id: str | None = None
+    symbol: str | None = None
+    kind: RiskLimitKind
+    warning: Decimal | None = Field(default=None, gt=0)
+    threshold: Decimal = Field(gt=0)
+    action: RiskAction = RiskAction.BLOCK
+    enabled: bool = True
+
+
+class RiskConfig(_Section):
+    """The `[risk]` section: limits seeded into the store (see RiskLimitConfig)."""
+
+    limits: list[RiskLimitConfig] = Field(default_factory=list)
+
+
 class Settings(_Section):
     engine: EngineSettings = Field(default_factory=EngineSettings)
     storage: StorageSettings = Field(default_factory=StorageSettings)
@@ -218,6 +318,8 @@ class Settings(_Section):
     defaults: Defaults = Field(default_factory=Defaults)
     instruments: dict[str, InstrumentConfig] = Field(default_factory=dict)
     accounts: list[AccountConfig] = Field(default_factory=list)
+    jobs: JobSettings = Field(default_factory=JobSettings)
+    risk: RiskConfig = Field(default_factory=RiskConfig)
 
     def account(self, account_id: str) -> AccountConfig | None:
         return next((a for a in self.accounts if a.id == account_id), None)

@@ -8,9 +8,12 @@ spelled, for these rules and for the loader's parse errors alike.
 
 from __future__ import annotations
 
+import os
 import re
-from collections.abc import Iterable
+import socket
+from collections.abc import Collection, Iterable, Mapping
 from decimal import Decimal
+from typing import Protocol
 
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
@@ -20,13 +23,17 @@ from config.models import (
     AccountConfig,
     BrokerKind,
     InstrumentConfig,
+    RiskAction,
+    RiskLimitKind,
     RiskOverrides,
+    RiskScope,
     Settings,
     StrategyConfig,
 )
 from config.strategies import STRATEGY_PARAMS
 
 RISK_PERCENT_WARNING = 10.0
+BRIDGE_PROBE_SECONDS = 0.5
 PORTFOLIO_RISK_PERCENT_WARNING = 20.0
 
 _HOURS = re.compile(r"^(\d{2}):(\d{2})-(\d{2}):(\d{2})$")
@@ -56,8 +63,11 @@ def pydantic_message(detail: ErrorDetails) -> str:
     return detail["msg"].removeprefix("Value error, ")
 
 
-def validate_settings(settings: Settings) -> ValidationReport:
-    """Every rule, on the whole configuration."""
+def validate_settings(
+    settings: Settings, *, env: Mapping[str, str] | None = None
+) -> ValidationReport:
+    """Every rule, on the whole configuration. `env` (default: the process
+    environment) is where enabled MT5 accounts' passwords must be."""
     report = ValidationReport()
     if settings.defaults.risk is None:
         report.warning(
@@ -74,8 +84,18 @@ def validate_settings(settings: Settings) -> ValidationReport:
         "account id",
         [(field_path("accounts", i, "id"), a.id) for i, a in enumerate(settings.accounts)],
     )
+    environment = os.environ if env is None else env
     for index, account in enumerate(settings.accounts):
-        _check_account(report, settings, index, account)
+        _check_account(report, settings, index, account, environment)
+    _check_unique(
+        report,
+        "mt5 login",
+        [
+            (field_path("accounts", i, "login"), f"{a.login} on {a.server}")
+            for i, a in enumerate(settings.accounts)
+            if a.broker is BrokerKind.MT5 and a.login is not None
+        ],
+    )
     _check_unique(
         report,
         "strategy id",
@@ -85,6 +105,7 @@ def validate_settings(settings: Settings) -> ValidationReport:
             for k in range(len(account.strategies))
         ],
     )
+    _check_risk_limits(report, settings)
     return report
 
 
@@ -111,7 +132,11 @@ def validate_account(settings: Settings, account_id: str) -> ValidationReport:
 
 
 def _check_account(
-    report: ValidationReport, settings: Settings, index: int, account: AccountConfig
+    report: ValidationReport,
+    settings: Settings,
+    index: int,
+    account: AccountConfig,
+    env: Mapping[str, str],
 ) -> None:
     at = ("accounts", index)
     if not account.symbols:
@@ -125,9 +150,7 @@ def _check_account(
         if symbol not in settings.instruments:
             report.error(path, f"{symbol} is not defined under [instruments]")
     if account.broker is BrokerKind.MT5:
-        for name in ("login", "server"):
-            if getattr(account, name) is None:
-                report.error(field_path(*at, name), f"an mt5 account needs a {name}")
+        _check_mt5(report, account, at, env)
     _check_risk(report, account.risk, *at, "risk")
     if account.enabled and not account.strategies:
         report.warning(
@@ -136,6 +159,46 @@ def _check_account(
         )
     for position, strategy in enumerate(account.strategies):
         _check_strategy(report, account, strategy, (*at, "strategies", position))
+
+
+def _check_mt5(
+    report: ValidationReport,
+    account: AccountConfig,
+    at: tuple[str | int, ...],
+    env: Mapping[str, str],
+) -> None:
+    """Login and server; for an enabled account also the password source and a
+    reachable mt5linux bridge (a disabled account is checked when started)."""
+    for name in ("login", "server"):
+        if getattr(account, name) is None:
+            report.error(field_path(*at, name), f"an mt5 account needs a {name}")
+    if not account.enabled:
+        return
+    if account.password_file is not None:
+        path = account.password_file.expanduser()
+        if not path.is_file():
+            report.error(
+                field_path(*at, "password_file"), f"the password file {path} does not exist"
+            )
+    else:
+        from config.loader import password_env_var  # the loader imports this module
+
+        variable = account.password_env or password_env_var(account.id)
+        if not env.get(variable):
+            report.error(
+                field_path(*at, "password_env"),
+                f"the password variable {variable} is not set in the environment",
+            )
+    if account.mt5linux_host:
+        address = (account.mt5linux_host, account.mt5linux_port)
+        try:
+            socket.create_connection(address, timeout=BRIDGE_PROBE_SECONDS).close()
+        except OSError as error:
+            report.warning(
+                field_path(*at, "mt5linux_host"),
+                f"the mt5linux bridge at {address[0]}:{address[1]} does not answer "
+                f"({error.strerror or error}); start it before the worker",
+            )
 
 
 def _check_strategy(
@@ -187,6 +250,88 @@ def _check_risk(report: ValidationReport, risk: RiskOverrides | None, *at: str |
             field_path(*at, "portfolio_risk_percent"),
             f"portfolio_risk_percent is high ({portfolio}% of the balance), consider reducing",
         )
+
+
+class RiskLimitFields(Protocol):
+    """What a risk limit's rules read: the file's `RiskLimitConfig` and the
+    engine's `RiskLimit` alike."""
+
+    @property
+    def scope(self) -> RiskScope: ...
+    @property
+    def account_id(self) -> str | None: ...
+    @property
+    def symbol(self) -> str | None: ...
+    @property
+    def kind(self) -> RiskLimitKind: ...
+    @property
+    def warning(self) -> Decimal | None: ...
+    @property
+    def threshold(self) -> Decimal: ...
+    @property
+    def action(self) -> RiskAction: ...
+
+
+# Kinds that count things (whole numbers) and kinds measured on equity (no symbol).
+_COUNTED = (RiskLimitKind.MAX_OPEN_POSITIONS, RiskLimitKind.MAX_ORDERS_PER_MINUTE)
+_EQUITY_KINDS = (RiskLimitKind.MAX_DAILY_LOSS, RiskLimitKind.MAX_DRAWDOWN)
+
+
+def risk_limit_problems(
+    limit: RiskLimitFields, accounts: Collection[str], symbols: Collection[str]
+) -> list[tuple[str, str]]:
+    """Why a risk limit cannot work, as `(field, sentence)` pairs; empty when it
+    can. Shared by the configuration check and the engine's edits at run time."""
+    problems: list[tuple[str, str]] = []
+    scope, kind = limit.scope, limit.kind
+    if scope is RiskScope.ACCOUNT and limit.account_id is None:
+        problems.append(("account_id", "an account limit needs an account_id"))
+    if scope is RiskScope.SYMBOL and limit.symbol is None:
+        problems.append(("symbol", "a symbol limit needs a symbol"))
+    if scope is RiskScope.GLOBAL and limit.account_id is not None:
+        problems.append(("account_id", "a global limit covers every account: drop account_id"))
+    if scope is not RiskScope.SYMBOL and limit.symbol is not None:
+        problems.append(("symbol", f"only a symbol limit names a symbol, not a {scope} one"))
+    if limit.account_id is not None and limit.account_id not in accounts:
+        problems.append(("account_id", f"there is no account {limit.account_id!r}"))
+    if limit.symbol is not None and limit.symbol not in symbols:
+        problems.append(("symbol", f"{limit.symbol} is not defined under [instruments]"))
+    if scope is RiskScope.SYMBOL and kind in _EQUITY_KINDS:
+        problems.append(("scope", f"{kind} is measured on equity: use an account or global scope"))
+    if scope is RiskScope.SYMBOL and limit.action is RiskAction.FLATTEN:
+        problems.append(("action", "flatten closes whole accounts: use block or pause here"))
+    if limit.threshold <= 0:
+        problems.append(("threshold", f"threshold must be greater than 0, not {limit.threshold}"))
+    if kind is RiskLimitKind.MAX_DRAWDOWN and limit.threshold > 100:
+        problems.append(("threshold", f"a drawdown is a percentage: {limit.threshold} is over 100"))
+    if kind in _COUNTED:
+        for name in ("warning", "threshold"):
+            value = getattr(limit, name)
+            if value is not None and value != value.to_integral_value():
+                problems.append((name, f"{kind} counts whole {_unit(kind)}, not {value}"))
+    warning = limit.warning
+    if warning is not None and warning >= limit.threshold:
+        problems.append(
+            ("warning", f"warning ({warning}) must be below the threshold ({limit.threshold})")
+        )
+    return problems
+
+
+def _unit(kind: RiskLimitKind) -> str:
+    return "positions" if kind is RiskLimitKind.MAX_OPEN_POSITIONS else "orders"
+
+
+def _check_risk_limits(report: ValidationReport, settings: Settings) -> None:
+    accounts = {a.id for a in settings.accounts}
+    limits = settings.risk.limits
+    for index, limit in enumerate(limits):
+        for name, message in risk_limit_problems(limit, accounts, settings.instruments):
+            report.error(field_path("risk", "limits", index, name), message)
+    _check_unique(
+        report,
+        "risk limit id",
+        [(field_path("risk", "limits", i, "id"), limit.id) for i, limit in enumerate(limits)],
+    )
 
 
 # --- instruments ---------------------------------------------------------------------

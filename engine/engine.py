@@ -15,14 +15,19 @@ from pathlib import Path
 from typing import Any, Literal
 
 from config.issues import ValidationReport
-from config.models import Settings, SystemMode, Timeframe
+from config.models import InstrumentConfig, RiskOverrides, Settings, SystemMode, Timeframe
 from engine.alerts import AlertCenter
 from engine.brokers.base import NEVER, TriggerBand
 from engine.bus import EventBus, Subscription
 from engine.clock import Clock, RealClock
 from engine.commit import after_commit
-from engine.errors import Conflict, InvalidRequest
+from engine.errors import Conflict, InvalidRequest, ValidationFailed
 from engine.ids import IdSequence
+from engine.jobs.handlers import builtin_handlers
+from engine.jobs.service import JobService
+from engine.market.cache import CacheKind, MarketCache
+from engine.market.instruments import InstrumentService
+from engine.market.price_alerts import PriceAlerts
 from engine.market.simulator import MarketSimulator
 from engine.models import (
     AccountEvent,
@@ -32,13 +37,21 @@ from engine.models import (
     EngineState,
     EquityPoint,
     Event,
+    FillEvent,
+    MarketCacheStats,
+    MarketView,
     Order,
     OrderEvent,
     Position,
     PositionEvent,
+    PriceAlert,
+    PriceDirection,
     Quote,
     QuoteEvent,
+    Severity,
     Snapshot,
+    StrategyDefinition,
+    StrategyEvent,
     StrategyInfo,
     SystemEvent,
     SystemStatus,
@@ -48,6 +61,7 @@ from engine.models import (
 )
 from engine.orders.gate import OrderGate
 from engine.runtime import Runtime
+from engine.strategies.service import StrategyService
 from engine.workers.manager import WorkerManager
 from engine.workers.worker import QuoteHandler, Worker
 from storage.store import Store
@@ -66,6 +80,12 @@ class Engine:
         self.bus = EventBus(self.clock.now)
         self.alerts = AlertCenter(store, self.bus, self.clock)
         self.gate = OrderGate()
+        self.strategy_service = StrategyService(settings, store, self.clock)
+        self.instrument_service = InstrumentService(settings, store, self.clock)
+        self.price_alerts = PriceAlerts(store, self.alerts, self.clock)
+        self.market_cache = MarketCache(self.quote, self.history, store.trades, self.clock)
+        # Background jobs and their schedules (`engine.jobs.schedules`).
+        self.jobs = JobService(self, builtin_handlers())
         self.state = EngineState.STOPPED
         self.started_at: datetime | None = None
         self._latest: dict[str, Quote] = {}
@@ -92,6 +112,9 @@ class Engine:
         self._set_state(EngineState.STARTING)
         self.started_at = self.clock.now()
         await self.alerts.load()
+        await self.instrument_service.load()  # before the market reads the instruments
+        await self.strategy_service.load()
+        await self.price_alerts.load()
         last_quotes = await self.store.market.load()
         self.simulator = MarketSimulator(
             self.settings.instruments, self.settings.engine.seed, self.clock.now(), last_quotes
@@ -106,6 +129,7 @@ class Engine:
             market=self,
             tickets=IdSequence(await self.store.ledger.max_ticket()),
             signal_ids=IdSequence(await self.store.signals.max_id()),
+            strategy_service=self.strategy_service,
             gate=self.gate,
         )
         self.manager = WorkerManager(runtime, self._attach, self._detach)
@@ -121,6 +145,7 @@ class Engine:
         for account_id, result in zip(to_start, results, strict=True):
             if isinstance(result, BaseException):
                 runtime.log(f"could not start: {result}", level="error", account_id=account_id)
+        await self.jobs.start()
         self._set_state(EngineState.RUNNING)
 
     async def stop(self) -> None:
@@ -128,6 +153,7 @@ class Engine:
         if self.state in (EngineState.STOPPED, EngineState.STOPPING):
             return
         self._set_state(EngineState.STOPPING)
+        await self.jobs.stop()  # first: a running job may use the workers
         if self.manager is not None:
             await self.manager.shutdown(self.settings.engine.stop_timeout_seconds)
         for task in list(self._tasks):
@@ -170,11 +196,13 @@ class Engine:
     def process_quotes(self, quotes: list[Quote]) -> None:
         """The hot path: each quote to the brokers whose trigger bands it reaches
         (one exact check of their union spares all the others), then to every
-        strategy trading its symbol, then to the bus."""
+        strategy trading its symbol, then to the price alerts whose nearest level
+        it reaches, then to the bus."""
         latest = self._latest
         routes = self._routes
         deliver = self._deliver
         publish = self.bus.publish
+        watches = self.price_alerts.watches
         for quote in quotes:
             latest[quote.symbol] = quote
             route = routes.get(quote.symbol)
@@ -185,6 +213,9 @@ class Engine:
                     deliver(quote, route.brokers, route.broker_owners)
                 # Read after the brokers: a crash there has rerouted the symbol.
                 deliver(quote, route.strategies, route.strategy_owners)
+            watch = watches.get(quote.symbol)
+            if watch is not None and (quote.bid >= watch.low or quote.bid <= watch.high):
+                self.price_alerts.cross(watch, quote)
             publish(QuoteEvent(time=quote.time, quote=quote))
 
     def _deliver(
@@ -337,12 +368,221 @@ class Engine:
     async def resolve_alert(self, alert_id: int) -> Alert:
         return await self.alerts.resolve(alert_id)
 
+    # --- strategies at run time (stored: a restart keeps them) -----------------
+
+    def strategy(self, strategy_id: str) -> StrategyInfo:
+        return self._strategy_info(self.strategy_service.get(strategy_id))
+
+    async def add_strategy(
+        self,
+        account_id: str,
+        kind: str,
+        params: dict[str, Any],
+        symbols: list[str] | None,
+        timeframe: Timeframe | None = None,
+        *,
+        risk: RiskOverrides | None = None,
+        strategy_id: str | None = None,
+        paused: bool = False,
+    ) -> StrategyInfo:
+        """Add a strategy to an account (its symbols when `symbols` is empty) and,
+        if the worker runs, run it now, warmed up on recent history."""
+        worker = self._manager().get(account_id)
+        definition = await self.strategy_service.add(
+            account_id,
+            kind,
+            params,
+            symbols,
+            timeframe,
+            risk=risk,
+            strategy_id=strategy_id,
+            paused=paused,
+        )
+        info = worker.add_strategy(definition)
+        self._strategies_moved(worker)
+        self._strategy_changed(info, f"added ({kind} on {', '.join(definition.symbols)})")
+        return info
+
+    async def remove_strategy(self, strategy_id: str) -> StrategyInfo:
+        """Stop and forget a strategy; its open positions stay, guarded by their SL/TP."""
+        definition = self.strategy_service.get(strategy_id)
+        worker = self._manager().get(definition.account_id)
+        worker.remove_strategy(strategy_id)
+        self._strategies_moved(worker)
+        await self.strategy_service.remove(strategy_id)
+        info = worker.strategy_info(definition.model_copy(update={"paused": False}))
+        self._strategy_changed(info, "removed", removed=True)
+        return info
+
+    async def pause_strategy(self, strategy_id: str) -> StrategyInfo:
+        """Pause a strategy: it keeps its positions (their stops stay at the broker)
+        but opens and closes nothing until resumed."""
+        info, stored = self._set_paused(self.strategy_service.get(strategy_id), True)
+        await stored
+        return info
+
+    async def resume_strategy(self, strategy_id: str) -> StrategyInfo:
+        info, stored = self._set_paused(self.strategy_service.get(strategy_id), False)
+        await stored
+        return info
+
+    def pause_strategies(self, account_id: str | None = None) -> list[StrategyInfo]:
+        """Pause every strategy of `account_id` (of every account when None) at once
+        and return them all. Synchronous, for the risk engine's actions: the
+        strategies stop opening positions before this returns; the stored state
+        commits moments later."""
+        if account_id is not None:
+            self._manager().get(account_id)
+        return [self._set_paused(d, True)[0] for d in self.strategy_service.definitions(account_id)]
+
+    # --- instruments (stored: a restart keeps the edits) -----------------------
+
+    async def add_instrument(self, symbol: str, config: InstrumentConfig) -> InstrumentConfig:
+        added = await self.instrument_service.add(symbol, config)
+        self.log(f"instrument {symbol} added; its simulated market starts at the next start")
+        return added
+
+    async def update_instrument(self, symbol: str, config: InstrumentConfig) -> InstrumentConfig:
+        """Replace an instrument's definition; refused for the fields that value
+        positions (digits, point, contract size, profit currency) while an account
+        holds positions or orders in it."""
+        holders = [p.account_id for p in self._positions.values() if p.symbol == symbol]
+        holders += [
+            o.account_id for o in self._orders.values() if o.symbol == symbol and o.status.is_open
+        ]
+        updated = await self.instrument_service.update(symbol, config, holders)
+        self.market_cache.invalidate(symbol)
+        self.log(f"instrument {symbol} changed")
+        return updated
+
+    async def remove_instrument(self, symbol: str) -> InstrumentConfig:
+        """Delete an instrument no account, strategy or active price alert uses."""
+        users = {
+            "accounts": [a.id for a in self.settings.accounts if symbol in a.symbols],
+            "strategies": [
+                d.id for d in self.strategy_service.definitions() if symbol in d.symbols
+            ],
+            "price alerts": [
+                str(a.id) for a in self.price_alerts.list() if a.symbol == symbol and a.active
+            ],
+        }
+        removed = await self.instrument_service.remove(symbol, users)
+        self.market_cache.invalidate(symbol)
+        self.log(f"instrument {symbol} deleted")
+        return removed
+
+    # --- market data and price alerts --------------------------------------------
+
+    async def market_view(
+        self, symbol: str, timeframe: Timeframe, bars: int = 50, trades: int = 20
+    ) -> MarketView:
+        """`symbol`'s latest quote, recent closed bars and our recent fills, from
+        the market-data cache."""
+        self.instrument_service.get(symbol)
+        cache = self.market_cache
+        return MarketView(
+            symbol=symbol,
+            quote=cache.quote(symbol),
+            timeframe=timeframe,
+            bars=cache.bars(symbol, timeframe, bars),
+            trades=await cache.trades(symbol, trades),
+        )
+
+    def cache_stats(self) -> MarketCacheStats:
+        return self.market_cache.stats()
+
+    def invalidate_cache(self, symbol: str | None = None, kind: CacheKind | None = None) -> int:
+        """Drop cached bars and trades (of `symbol`, of `kind`); the number dropped."""
+        if symbol is not None:
+            self.instrument_service.get(symbol)
+        return self.market_cache.invalidate(symbol, kind)
+
+    def list_price_alerts(self) -> list[PriceAlert]:
+        return self.price_alerts.list()
+
+    def price_alert(self, alert_id: int) -> PriceAlert:
+        return self.price_alerts.get(alert_id)
+
+    async def add_price_alert(
+        self,
+        symbol: str,
+        direction: PriceDirection,
+        level: Decimal,
+        *,
+        repeat: bool = False,
+        severity: Severity = Severity.MEDIUM,
+        note: str = "",
+        account_id: str | None = None,
+        created_by: str = "",
+    ) -> PriceAlert:
+        """Watch `symbol`'s bid cross `level`; each crossing raises a `price_alert`
+        alert (once, or every time the price comes back and crosses again)."""
+        if symbol not in self.settings.instruments:
+            raise ValidationFailed(
+                f"symbol: no instrument {symbol!r} is configured.",
+                [{"path": "symbol", "loc": ["symbol"], "message": f"unknown symbol {symbol!r}"}],
+            )
+        if account_id is not None:
+            self._manager().get(account_id)
+        quote = self.quote(symbol)
+        alert = await self.price_alerts.add(
+            symbol,
+            direction,
+            level,
+            bid=quote.bid if quote is not None else None,
+            repeat=repeat,
+            severity=severity,
+            note=note,
+            account_id=account_id,
+            created_by=created_by,
+        )
+        self.log(
+            f"price alert {alert.id}: {symbol} {direction.value} {level}"
+            f"{' (repeating)' if repeat else ''}",
+            account_id=account_id,
+        )
+        return alert
+
+    async def delete_price_alert(self, alert_id: int) -> PriceAlert:
+        alert = await self.price_alerts.delete(alert_id)
+        self.log(f"price alert {alert_id} deleted", account_id=alert.account_id)
+        return alert
+
     # --- internals -------------------------------------------------------------
 
     def _manager(self) -> WorkerManager:
         if self.manager is None:
             raise RuntimeError("the engine has not been started")
         return self.manager
+
+    def _strategy_info(self, definition: StrategyDefinition) -> StrategyInfo:
+        return self._manager().get(definition.account_id).strategy_info(definition)
+
+    def _set_paused(
+        self, definition: StrategyDefinition, paused: bool
+    ) -> tuple[StrategyInfo, asyncio.Future[None]]:
+        """Pause or resume at once; the future resolves once that is stored (and
+        the change published). Nothing is written when nothing changes."""
+        if definition.paused is paused:
+            done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            done.set_result(None)
+            return self._strategy_info(definition), done
+        definition, stored = self.strategy_service.set_paused(definition.id, paused)
+        info = self._manager().get(definition.account_id).set_strategy_paused(definition)
+        after_commit(
+            stored, lambda: self._strategy_changed(info, "paused" if paused else "resumed")
+        )
+        return info, stored
+
+    def _strategy_changed(self, info: StrategyInfo, what: str, *, removed: bool = False) -> None:
+        self.bus.publish(StrategyEvent(time=self.clock.now(), strategy=info, removed=removed))
+        self.log(f"strategy {info.id} {what}", account_id=info.account_id)
+
+    def _strategies_moved(self, worker: Worker) -> None:
+        """The worker's strategies changed: route its symbols' quotes again."""
+        if self._attached.get(worker.account_id) is worker:
+            for symbol in worker.account.symbols:
+                self._reroute_strategies(self._routes[symbol])
 
     def _set_state(self, state: EngineState) -> None:
         self.state = state
@@ -460,6 +700,8 @@ class Engine:
                 self._trim_orders()
         elif isinstance(event, AccountEvent):
             self._accounts[event.account.account_id] = event.account
+        elif isinstance(event, FillEvent):
+            self.market_cache.add_fill(event.fill)
 
     def _trim_orders(self) -> None:
         closed = sorted(t for t, o in self._orders.items() if not o.status.is_open)

@@ -7,7 +7,7 @@ times are timezone-aware UTC datetimes from the engine's clock.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any, Literal
@@ -15,7 +15,15 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
 
 from config.issues import ValidationReport
-from config.models import BrokerKind, SystemMode, Timeframe
+from config.models import (
+    BrokerKind,
+    RiskAction,
+    RiskLimitKind,
+    RiskOverrides,
+    RiskScope,
+    SystemMode,
+    Timeframe,
+)
 
 # Decimals travel as strings in JSON (seed 004), never as floats.
 Money = Annotated[Decimal, PlainSerializer(lambda v: str(v), return_type=str, when_used="json")]
@@ -238,6 +246,27 @@ class EquityPoint(_Model):
 # --- workers and strategies -------------------------------------------------
 
 
+class StrategyOrigin(StrEnum):
+    CONFIG = "config"  # written in the configuration file
+    RUNTIME = "runtime"  # added while the engine runs (API or panel), kept in the store
+
+
+class StrategyDefinition(_Model):
+    """What a strategy is: its kind, parameters, symbols and timeframe, where it
+    came from, and whether a person paused it. Workers build strategies from these."""
+
+    id: str
+    account_id: str
+    kind: str
+    params: dict[str, Any]
+    symbols: list[str]
+    timeframe: Timeframe
+    risk: RiskOverrides | None = None
+    origin: StrategyOrigin = StrategyOrigin.CONFIG
+    paused: bool = False
+    created_at: datetime | None = None
+
+
 class StrategyInfo(_Model):
     id: str
     account_id: str
@@ -292,6 +321,65 @@ class Alert(_Model):
     resolved_at: datetime | None = None
 
 
+class PriceDirection(StrEnum):
+    ABOVE = "above"  # fires when the bid rises to the level or beyond
+    BELOW = "below"  # fires when the bid falls to the level or beyond
+
+
+class PriceAlert(_Model):
+    """A price level to watch: an alert fires when the symbol's bid crosses it.
+
+    It fires only on a crossing: created with the price already beyond the
+    level, it waits (`armed` false) until the price comes back. A `repeat` one
+    re-arms each time the price goes back across; a once one is then done
+    (`active` false)."""
+
+    id: int
+    symbol: str
+    direction: PriceDirection
+    level: Money
+    repeat: bool = False
+    severity: Severity = Severity.MEDIUM
+    note: str = ""
+    account_id: str | None = Field(default=None, description="the account it concerns, if any")
+    active: bool = True
+    armed: bool = True
+    triggered_count: int = 0
+    last_triggered_at: datetime | None = None
+    last_price: Money | None = Field(default=None, description="the bid that last fired it")
+    created_by: str = ""
+    created_at: datetime
+
+
+class CacheCounter(_Model):
+    hits: int = 0
+    misses: int = 0
+    hit_rate: float | None = Field(default=None, description="hits / reads; None before any")
+
+
+class MarketCacheStats(_Model):
+    """How well the market-data cache serves its readers, per kind of data."""
+
+    quotes: CacheCounter
+    bars: CacheCounter
+    trades: CacheCounter
+    bar_series: int = Field(description="(symbol, timeframe) series held")
+    trade_symbols: int = Field(description="symbols whose recent trades are held")
+    invalidations: int = 0
+    since: datetime = Field(description="counting since (start or last reset)")
+
+
+class MarketView(_Model):
+    """One symbol's market as the cache serves it: the latest quote, recent
+    closed bars of one timeframe, and our recent fills in it (newest first)."""
+
+    symbol: str
+    quote: Quote | None
+    timeframe: Timeframe
+    bars: list[Bar]
+    trades: list[Fill]
+
+
 class LogRecord(_Model):
     time: datetime
     level: Literal["debug", "info", "warning", "error"] = "info"
@@ -336,6 +424,239 @@ class WorkerDetail(_Model):
     equity: list[EquityPoint]
 
 
+# --- jobs, schedules, models and reports ------------------------------------
+
+
+class JobPriority(StrEnum):
+    """Strict: a runner always takes the highest priority that has a job ready."""
+
+    CRITICAL = "critical"
+    HIGH = "high"
+    NORMAL = "normal"
+    LOW = "low"
+
+    @property
+    def rank(self) -> int:
+        """0 for critical .. 3 for low (the order runners take them in)."""
+        return _PRIORITY_RANK[self]
+
+
+_PRIORITY_RANK = {p: i for i, p in enumerate(JobPriority)}
+
+
+class JobState(StrEnum):
+    PENDING = "pending"  # ready to run
+    SCHEDULED = "scheduled"  # waits for its `run_at` (a delayed enqueue)
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"  # an attempt failed; the next one runs at `run_at`
+    CANCELLED = "cancelled"
+    DEAD = "dead"  # retries exhausted: in the dead-letter queue
+
+    @property
+    def is_active(self) -> bool:
+        """Still to run or running (what a `dedup_key` guards)."""
+        return self in _ACTIVE_JOB_STATES
+
+
+_ACTIVE_JOB_STATES = frozenset(
+    {JobState.PENDING, JobState.SCHEDULED, JobState.RUNNING, JobState.FAILED}
+)
+
+
+class Job(_Model):
+    """A unit of background work. Delivery is at-least-once: a job whose runner
+    died runs again, so handlers are written to be idempotent."""
+
+    id: int
+    handler: str
+    args: dict[str, Any] = Field(default_factory=dict)
+    account_id: str | None = Field(default=None, description="the account it works on, if one")
+    priority: JobPriority = JobPriority.NORMAL
+    state: JobState = JobState.PENDING
+    attempts: int = Field(default=0, description="attempts started, the running one included")
+    max_retries: int = Field(default=3, ge=0)
+    timeout_seconds: float | None = Field(default=None, gt=0)
+    dedup_key: str | None = Field(default=None, description="one active job per key")
+    schedule: str | None = Field(default=None, description="the schedule that enqueued it")
+    progress: float = Field(default=0.0, ge=0, le=100)
+    message: str = ""
+    result: Any = None
+    error: str | None = None
+    traceback: str | None = None
+    cancel_requested: bool = False
+    runner: str | None = Field(default=None, description="who holds the lease while running")
+    created_at: datetime
+    run_at: datetime = Field(description="when it may (next) run")
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    lease_until: datetime | None = None
+
+
+class JobStats(_Model):
+    """The queue at a glance (the panel's jobs pane, `GET /jobs/stats`)."""
+
+    queued: dict[JobPriority, int] = Field(description="jobs waiting to run, by priority")
+    states: dict[JobState, int] = Field(description="jobs in each state")
+    running: int
+    dead: int
+    runners: int
+
+
+class ScheduleKind(StrEnum):
+    INTERVAL = "interval"
+    CRON = "cron"
+
+
+class Schedule(_Model):
+    """A named rule that enqueues a job; times are UTC."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")
+    handler: str
+    args: dict[str, Any] = Field(default_factory=dict)
+    priority: JobPriority = JobPriority.NORMAL
+    kind: ScheduleKind
+    every_seconds: float | None = Field(default=None, gt=0, description="interval rules")
+    cron: str | None = Field(default=None, description="cron rules: 'minute hour day month dow'")
+    enabled: bool = True
+    misfire_grace_seconds: int = Field(
+        default=3600, gt=0, description="a run later than this is skipped"
+    )
+    max_retries: int | None = Field(default=None, ge=0)
+    timeout_seconds: float | None = Field(default=None, gt=0)
+    created_at: datetime
+    updated_at: datetime
+    last_run_at: datetime | None = None
+    next_run_at: datetime | None = Field(default=None, description="None while disabled")
+
+
+class ParamSet(_Model):
+    """One parameter set an optimisation tried, with its backtest metrics (the
+    "models" of the API)."""
+
+    id: int | None = Field(default=None, description="given when stored")
+    job_id: int | None = None
+    kind: str = Field(description="the strategy kind")
+    strategy_id: str | None = Field(default=None, description="the strategy it was tuned for")
+    symbol: str
+    timeframe: Timeframe
+    params: dict[str, Any]
+    objective: str = Field(description="the metric the search maximised")
+    score: float | None = Field(description="the objective's value; None when undefined")
+    metrics: dict[str, Any]
+    rank: int = Field(description="1 is the best of its search")
+    created_at: datetime
+    deployed_at: datetime | None = None
+    deployed_to: str | None = None
+
+
+class DailyReport(_Model):
+    """One day's performance of one account, or of all (`account_id` "total")."""
+
+    day: date
+    account_id: str
+    start_equity: Money
+    end_equity: Money
+    pnl: Money
+    trades: int
+    metrics: dict[str, Any]
+    created_at: datetime
+
+
+# --- risk -------------------------------------------------------------------
+
+
+class RiskLimitOrigin(StrEnum):
+    CONFIG = "config"  # declared under [risk] in the configuration file
+    RUNTIME = "runtime"  # created through the API or the panel
+
+
+class RiskLimit(_Model):
+    """A rule on one metric of a scope (see `config.models.RiskLimitKind` for
+    units): crossing `warning` raises an alert; going over `threshold` raises a
+    critical alert, refuses new orders in the scope and takes `action`."""
+
+    id: str = Field(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")
+    description: str = ""
+    scope: RiskScope
+    account_id: str | None = None
+    symbol: str | None = None
+    kind: RiskLimitKind
+    warning: Money | None = None
+    threshold: Money
+    action: RiskAction = RiskAction.BLOCK
+    enabled: bool = True
+    origin: RiskLimitOrigin = RiskLimitOrigin.RUNTIME
+    created_at: datetime
+    updated_at: datetime
+
+
+class RiskLevel(StrEnum):
+    OK = "ok"
+    WARNING = "warning"  # above the warning
+    BREACH = "breach"  # over the threshold, until back at or below the warning
+
+
+class RiskMetric(_Model):
+    """One limit's metric now, against its warning and threshold."""
+
+    limit_id: str
+    kind: RiskLimitKind
+    scope: RiskScope
+    account_id: str | None = None
+    symbol: str | None = None
+    value: Money
+    warning: Money | None = None
+    threshold: Money
+    unit: str = Field(description="lots, %, positions, orders/min, or a currency")
+    utilisation: float = Field(description="value / threshold (1.0 is at the threshold)")
+    level: RiskLevel
+    action: RiskAction
+
+
+class RiskBook(_Model):
+    """What the equity limits of one account (or `*`, the whole book) measure from."""
+
+    account_id: str = Field(description="an account id, or * for all accounts together")
+    equity: Money
+    peak_equity: Money
+    day: date | None = Field(default=None, description="the UTC day the daily loss counts")
+    day_start_equity: Money | None = None
+    daily_loss: Money = Decimal(0)
+    drawdown_percent: Money = Decimal(0)
+
+
+class KillSwitchState(_Model):
+    """Whether trading is halted, by whom and since when; stored, so a restart
+    stays halted until an admin clears it."""
+
+    engaged: bool = False
+    engaged_at: datetime | None = None
+    engaged_by: str | None = None
+    reason: str = ""
+    flatten: bool = Field(default=False, description="positions were closed when engaged")
+    mode_before: SystemMode | None = Field(
+        default=None, description="the mode a clear returns to"
+    )
+    cancelled_orders: int = 0
+    closed_positions: int = 0
+    paused_strategies: int = 0
+    cleared_at: datetime | None = None
+    cleared_by: str | None = None
+
+
+class RiskEvaluation(_Model):
+    """Every enabled limit's metric now; `violations` are the breached ones,
+    `warnings` those above their warning."""
+
+    time: datetime
+    metrics: list[RiskMetric]
+    violations: list[RiskMetric]
+    warnings: list[RiskMetric]
+    books: list[RiskBook]
+    kill_switch: KillSwitchState
+
+
 # --- events -----------------------------------------------------------------
 
 
@@ -356,6 +677,7 @@ class WorkerEvent(_Event):
 class StrategyEvent(_Event):
     kind: Literal["strategy"] = "strategy"
     strategy: StrategyInfo
+    removed: bool = False
 
 
 class OrderEvent(_Event):
@@ -399,6 +721,30 @@ class LogEvent(_Event):
     record: LogRecord
 
 
+class JobEvent(_Event):
+    kind: Literal["job"] = "job"
+    job: Job
+
+
+class ScheduleEvent(_Event):
+    kind: Literal["schedule"] = "schedule"
+    schedule: Schedule
+    deleted: bool = False
+
+
+class KillSwitchEvent(_Event):
+    kind: Literal["kill_switch"] = "kill_switch"
+    state: KillSwitchState
+
+
+class RiskLimitEvent(_Event):
+    """A limit was created, changed or deleted."""
+
+    kind: Literal["risk_limit"] = "risk_limit"
+    limit: RiskLimit
+    deleted: bool = False
+
+
 class ResyncEvent(_Event):
     """The subscriber fell behind and lost events: take a fresh snapshot."""
 
@@ -418,6 +764,10 @@ Event = Annotated[
     | SignalEvent
     | QuoteEvent
     | LogEvent
+    | JobEvent
+    | ScheduleEvent
+    | KillSwitchEvent
+    | RiskLimitEvent
     | ResyncEvent,
     Field(discriminator="kind"),
 ]
@@ -435,5 +785,9 @@ EVENT_CHANNELS: dict[str, str] = {
     "signal": "signals",
     "quote": "ticker",
     "log": "logs",
+    "job": "jobs",
+    "schedule": "jobs",
     "resync": "system",
+    "kill_switch": "system",
+    "risk_limit": "alerts",
 }

@@ -16,6 +16,7 @@ from engine.commit import after_commit
 from engine.ids import IdSequence
 from engine.models import Bar, LogEvent, LogRecord, Quote
 from engine.orders.gate import OrderGate
+from engine.strategies.service import StrategyService
 from storage.store import Store
 
 log = logging.getLogger("tradedeck.engine")
@@ -39,6 +40,7 @@ class Runtime:
     market: MarketData
     tickets: IdSequence
     signal_ids: IdSequence
+    strategy_service: StrategyService  # which strategies each account runs
     gate: OrderGate = field(default_factory=OrderGate)
 
     @property

@@ -10,11 +10,21 @@ from storage.alerts import AlertStore
 from storage.db import Database
 from storage.equity import EquityStore
 from storage.events import EventLogStore
+from storage.instruments import InstrumentStore
+from storage.jobs import JobStore
 from storage.ledger import LedgerStore
 from storage.market import MarketStateStore
 from storage.meta import MetaStore
+from storage.param_sets import ParamSetStore
+from storage.price_alerts import PriceAlertStore
+from storage.reports import ReportStore
+from storage.retention import RetentionStore
+from storage.risk import RiskStore
+from storage.schedules import ScheduleStore
 from storage.security import SecurityStore
 from storage.signals import SignalStore
+from storage.strategies import StrategyStore
+from storage.trades import TradeStore
 
 
 class Store:
@@ -29,6 +39,16 @@ class Store:
         self.market = MarketStateStore(db)
         self.meta = MetaStore(db)
         self.security = SecurityStore(db)
+        self.jobs = JobStore(db)
+        self.schedules = ScheduleStore(db)
+        self.param_sets = ParamSetStore(db)
+        self.reports = ReportStore(db)
+        self.retention = RetentionStore(db)
+        self.strategies = StrategyStore(db)
+        self.price_alerts = PriceAlertStore(db)
+        self.instruments = InstrumentStore(db)
+        self.trades = TradeStore(db)
+        self.risk = RiskStore(db)
 
     @classmethod
     async def open(cls, path: Path, settings: StorageSettings | None = None) -> Store:

@@ -3,6 +3,11 @@
 `uvicorn.Server` normally installs its own signal handlers and logs to the
 console; under the panel both would break the screen. `ApiServer` leaves the
 process's signals alone and is stopped with `should_exit`.
+
+WebSocket compression (permessage-deflate) is off: it compresses every
+message once per client, undoing "serialised once for all clients", and
+roughly doubles the cost of each send for small JSON messages. A deployment
+that wants it passes `ws_per_message_deflate=True`.
 """
 
 from __future__ import annotations
@@ -37,10 +42,11 @@ class ServerHandle:
             lifespan="off",
             ws_max_size=64 * 1024,
             timeout_graceful_shutdown=5,
-            **options,
+            **{"ws_per_message_deflate": False, **options},
         )
         self.server = ApiServer(config)
         self._task: asyncio.Task[None] | None = None
+        self._bound: int | None = None
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self.server.serve(), name="api:uvicorn")
@@ -49,14 +55,16 @@ class ServerHandle:
                 self._task.result()  # raises the bind error
                 raise RuntimeError("the API server stopped while starting")
             await asyncio.sleep(0.01)
+        self._bound = _bound_port(self.server)
 
     @property
     def port(self) -> int:
-        """The bound port (useful with port 0 in tests)."""
-        for server in self.server.servers:
-            for sock in server.sockets:
-                return int(sock.getsockname()[1])
-        return int(self.server.config.port)
+        """The port the server is (or, after `stop`, was) bound to: with port
+        0 that is the one the system chose, which a restart on the same port
+        needs after the sockets are gone."""
+        if self._bound is None:
+            raise RuntimeError("the API server has not started, so it has no port yet")
+        return self._bound
 
     async def stop(self) -> None:
         if self._task is None:
@@ -65,3 +73,11 @@ class ServerHandle:
         with contextlib.suppress(asyncio.CancelledError):
             await self._task
         self._task = None
+
+
+def _bound_port(server: uvicorn.Server) -> int:
+    for listener in server.servers:
+        for sock in listener.sockets:
+            return int(sock.getsockname()[1])
+    # Started on a socket uvicorn did not open itself: the configured port.
+    return int(server.config.port)

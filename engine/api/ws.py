@@ -27,7 +27,14 @@ from typing import Any
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from config.models import ServerSettings
-from engine.api.ws_channels import CHANNELS, Channel, View, event_channel, event_keys
+from engine.api.ws_channels import (
+    CHANNELS,
+    Channel,
+    Rescope,
+    View,
+    event_channel,
+    event_keys,
+)
 from engine.api.ws_connection import Connection, Subscription
 from engine.api.ws_protocol import (
     CLOSE_GOING_AWAY,
@@ -107,9 +114,39 @@ class Hub:
         self.events += 1
         account, symbol = event_keys(event)
         frame = Frame.for_event(channel, event)
+        rescope = CHANNELS.rescopes.get(channel)
+        if rescope is not None:
+            self._offer_rescoped(routes, channel, event, frame, rescope)
+            return
         for subscription in routes:
             if subscription.view.matches(account, symbol):
                 subscription.offer(frame, symbol)
+
+    def _offer_rescoped(
+        self,
+        routes: tuple[Subscription, ...],
+        channel: str,
+        event: Event,
+        frame: Frame,
+        rescope: Rescope,
+    ) -> None:
+        """An event of a channel with totals over every account (`system`):
+        subscribers limited to some accounts get it narrowed to theirs, built
+        once per distinct set of accounts."""
+        account, symbol = event_keys(event)
+        narrowed: dict[frozenset[str], Frame] = {}
+        for subscription in routes:
+            view = subscription.view
+            if not view.matches(account, symbol):
+                continue
+            if view.accounts is None:
+                subscription.offer(frame, symbol)
+                continue
+            scoped = narrowed.get(view.accounts)
+            if scoped is None:
+                scoped = Frame.for_event(channel, rescope(self.engine, event, view.accounts))
+                narrowed[view.accounts] = scoped
+            subscription.offer(scoped, symbol)
 
     # --- serving one client -----------------------------------------------------
 

@@ -1,8 +1,10 @@
 """The stream's channels: a registry where adding one is one `register` call.
 
-A channel is a name, the snapshot a subscription starts with, and two traits:
-whether its events are conflated to the latest per symbol (`ticker`), and
-whether its events without an account are hidden from account-scoped keys.
+A channel is a name, the snapshot a subscription starts with, and three traits:
+whether its events are conflated to the latest per symbol (`ticker`), whether
+its events without an account are hidden from account-scoped keys, and how
+an event that sums over every account is narrowed to the subscriber's
+accounts (`system`: equity and P&L totals).
 Events reach a channel through `engine.models.EVENT_CHANNELS` (event kind ->
 channel name).
 """
@@ -13,8 +15,9 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from engine.api.routers.system import scoped_status
 from engine.engine import Engine
-from engine.models import EVENT_CHANNELS, Event
+from engine.models import EVENT_CHANNELS, Event, SystemEvent
 
 _RECENT = 100  # rows in the snapshot of a stored history (fills, signals, logs)
 
@@ -53,6 +56,8 @@ class View:
 
 
 SnapshotBuilder = Callable[[Engine, View], Awaitable[dict[str, Any]]]
+# The event as a subscriber limited to these accounts may see it.
+Rescope = Callable[[Engine, Event, frozenset[str]], Event]
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,16 +66,21 @@ class Channel:
     snapshot: SnapshotBuilder
     conflate: bool = False
     account_bound: bool = False
+    rescope: Rescope | None = None
 
 
 class ChannelRegistry:
     def __init__(self) -> None:
         self._channels: dict[str, Channel] = {}
+        # The channels that narrow their events per subscriber (looked up per event).
+        self.rescopes: dict[str, Rescope] = {}
 
     def register(self, channel: Channel) -> Channel:
         if channel.name in self._channels:
             raise ValueError(f"channel {channel.name!r} is already registered")
         self._channels[channel.name] = channel
+        if channel.rescope is not None:
+            self.rescopes[channel.name] = channel.rescope
         return channel
 
     def get(self, name: str) -> Channel | None:
@@ -104,7 +114,16 @@ def event_keys(event: Event) -> tuple[str | None, str | None]:
 
 
 async def _system(engine: Engine, view: View) -> dict[str, Any]:
-    return {"status": engine.status()}
+    status = engine.status()
+    if view.accounts is not None:
+        status = scoped_status(engine, status, view.accounts)
+    return {"status": status}
+
+
+def _system_rescope(engine: Engine, event: Event, accounts: frozenset[str]) -> Event:
+    if not isinstance(event, SystemEvent):
+        return event  # a resync notice carries no totals
+    return event.model_copy(update={"status": scoped_status(engine, event.status, accounts)})
 
 
 async def _workers(engine: Engine, view: View) -> dict[str, Any]:
@@ -147,7 +166,7 @@ async def _logs(engine: Engine, view: View) -> dict[str, Any]:
 
 
 CHANNELS = ChannelRegistry()
-CHANNELS.register(Channel("system", _system))
+CHANNELS.register(Channel("system", _system, rescope=_system_rescope))
 CHANNELS.register(Channel("workers", _workers))
 CHANNELS.register(Channel("orders", _orders))
 CHANNELS.register(Channel("fills", _fills))
@@ -157,3 +176,18 @@ CHANNELS.register(Channel("alerts", _alerts, account_bound=True))
 CHANNELS.register(Channel("ticker", _ticker, conflate=True))
 CHANNELS.register(Channel("signals", _signals))
 CHANNELS.register(Channel("logs", _logs, account_bound=True))
+
+
+async def _jobs(engine: Engine, view: View) -> dict[str, Any]:
+    """The jobs pane: queue counts, running jobs with progress, recent
+    completions and failures, schedules (system-wide: not for scoped keys)."""
+    everything = not view.require_account and view.accounts is None
+    return {
+        "stats": await engine.jobs.stats() if everything else None,
+        "running": view.keep(engine.jobs.running()),
+        "recent": view.keep(await engine.jobs.recent(_RECENT)),
+        "schedules": engine.jobs.schedules.list() if everything else [],
+    }
+
+
+CHANNELS.register(Channel("jobs", _jobs, account_bound=True))

@@ -186,6 +186,17 @@ class Strategy(ABC, Generic[SeriesT]):
     def stop(self) -> None:
         self.state = _STOPPED
 
+    def reconfigure(self, params: StrategyParams, history: dict[str, list[Bar]]) -> None:
+        """Trade with `params` from the next bar on: fresh indicators, warmed up
+        on `history` (per symbol); positions and state are kept."""
+        if not isinstance(params, self.params_model):
+            raise TypeError(f"{self.kind} takes {self.params_model.__name__}")
+        self.params = params
+        self._series = {symbol: self.new_series() for symbol in self.symbols}
+        self._last_bar.clear()
+        for bars in history.values():
+            self.warm_up(bars)
+
     def info(self, account_id: str) -> StrategyInfo:
         return StrategyInfo(
             id=self.id,

@@ -21,13 +21,16 @@ from engine.brokers.base import (
     Broker,
     Changes,
     OrderRequest,
+    PaperLedger,
     TradeResult,
     TriggerBand,
     new_order,
 )
+from engine.brokers.mt5.broker import Mt5Broker, Mt5Hooks
+from engine.brokers.mt5.guard import LIVE_MODE_CHECK, LIVE_MODE_RANK, live_mode_check
 from engine.brokers.paper import PaperBroker
 from engine.commit import after_commit
-from engine.errors import Conflict, EngineError
+from engine.errors import Conflict
 from engine.models import (
     AccountEvent,
     AccountSnapshot,
@@ -41,7 +44,9 @@ from engine.models import (
     Side,
     Signal,
     SignalEvent,
+    StrategyDefinition,
     StrategyInfo,
+    StrategyState,
     WorkerEvent,
     WorkerInfo,
     WorkerState,
@@ -55,6 +60,7 @@ QuoteHandler = Callable[[Quote], None]
 
 _WARM_UP_BARS = 200
 _REMEMBERED_CLIENT_IDS = 10_000
+_KNOWN_FILLS = 5_000  # an MT5 account's recent fills, not stored again after a restart
 
 
 class Worker:
@@ -249,35 +255,69 @@ class Worker:
         return self.broker.account() if self.broker is not None else None
 
     def strategy_infos(self) -> list[StrategyInfo]:
-        if self.strategies:
-            return [s.info(self.account_id) for s in self.strategies.values()]
-        settings = self.rt.settings
         return [
-            StrategyInfo(
-                id=settings.strategy_id(self.account, i),
-                account_id=self.account_id,
-                kind=cfg.kind,
-                params=cfg.params,
-                symbols=settings.strategy_symbols(self.account, cfg),
-                timeframe=settings.strategy_timeframe(cfg),
-            )
-            for i, cfg in enumerate(self.account.strategies)
+            self.strategy_info(d) for d in self.rt.strategy_service.definitions(self.account_id)
         ]
+
+    def strategy_info(self, definition: StrategyDefinition) -> StrategyInfo:
+        """The live strategy's info while the worker runs; else the definition,
+        `paused` or `stopped`, with what the last run counted."""
+        strategy = self.strategies.get(definition.id)
+        if self.state is WorkerState.RUNNING and strategy is not None:
+            return strategy.info(self.account_id)
+        return StrategyInfo(
+            id=definition.id,
+            account_id=self.account_id,
+            kind=definition.kind,
+            params=definition.params,
+            symbols=list(definition.symbols),
+            timeframe=definition.timeframe,
+            state=StrategyState.PAUSED if definition.paused else StrategyState.STOPPED,
+            signals=strategy.signals if strategy is not None else 0,
+            last_signal_at=strategy.last_signal_at if strategy is not None else None,
+        )
+
+    # --- strategies at run time ----------------------------------------------
+    # The engine changes the strategy service first, then tells a running worker
+    # here; a worker that is not running builds what the service says at start.
+
+    def add_strategy(self, definition: StrategyDefinition) -> StrategyInfo:
+        """Build, warm up and run `definition` now (once: a strategy the worker
+        already runs is left as it is)."""
+        if self.state is WorkerState.RUNNING and definition.id not in self.strategies:
+            self.strategies[definition.id] = self._build_strategy(
+                definition, _Context(self), self.rt.clock.now()
+            )
+        return self.strategy_info(definition)
+
+    def remove_strategy(self, strategy_id: str) -> None:
+        """Stop the strategy; its positions stay open, guarded by their SL/TP."""
+        strategy = self.strategies.pop(strategy_id, None)
+        if strategy is not None:
+            strategy.stop()
+
+    def set_strategy_paused(self, definition: StrategyDefinition) -> StrategyInfo:
+        """Pause or resume the running strategy as `definition.paused` says. A
+        paused one opens and closes nothing; the broker still applies its stops."""
+        strategy = self.strategies.get(definition.id)
+        if self.state is WorkerState.RUNNING and strategy is not None:
+            if definition.paused:
+                strategy.pause()
+            else:
+                strategy.resume()
+        return self.strategy_info(definition)
 
     # --- internals -----------------------------------------------------------
 
     async def _connect(self) -> Broker:
-        if self.account.broker is not BrokerKind.PAPER:
-            raise EngineError(
-                f"Account {self.account_id} uses the {self.account.broker.value} broker, "
-                "which this version cannot run; only paper accounts trade."
-            )
         clock = self.rt.clock
         now = clock.now()
         day_start = datetime.combine(now.date(), time.min, tzinfo=now.tzinfo)
         ledger = await self.rt.store.ledger.load(
             self.account_id, self.account.starting_balance, day_start
         )
+        if self.account.broker is BrokerKind.MT5:
+            return await self._connect_mt5(ledger)
         broker = PaperBroker(
             self.account,
             self.rt.instruments,
@@ -290,30 +330,51 @@ class Worker:
         await broker.connect()
         return broker
 
+    async def _connect_mt5(self, ledger: PaperLedger) -> Mt5Broker:
+        """An MT5 terminal: its changes are stored like any broker's, its link state
+        is the worker's (`reconnecting`), and its orders need live mode."""
+        rt = self.rt
+        rt.gate.add(
+            LIVE_MODE_CHECK, live_mode_check(lambda: rt.settings.engine.mode), rank=LIVE_MODE_RANK
+        )
+        hooks = Mt5Hooks(
+            on_changes=self._apply,
+            on_link=lambda state, error: self.set_state(state, error=error),
+            alerts=rt.alerts,
+            log=lambda message, level: rt.log(message, level=level, account_id=self.account_id),
+        )
+        known = await rt.store.ledger.fills(self.account_id, limit=_KNOWN_FILLS)
+        broker = Mt5Broker(self.account, rt.clock, rt.tickets, ledger, hooks, known_fills=known)
+        await broker.connect()
+        return broker
+
     def _build_strategies(self) -> dict[str, Strategy]:
-        settings = self.rt.settings
         context = _Context(self)
-        strategies: dict[str, Strategy] = {}
         now = self.rt.clock.now()
-        for index, cfg in enumerate(self.account.strategies):
-            if not cfg.enabled:
-                continue
-            strategy_id = settings.strategy_id(self.account, index)
-            timeframe = settings.strategy_timeframe(cfg)
-            symbols = settings.strategy_symbols(self.account, cfg)
-            strategy = create_strategy(
-                cfg.kind,
-                strategy_id,
-                cfg.params,
-                symbols,
-                timeframe,
-                settings.strategy_risk(self.account, cfg),
-                context,
-            )
-            for symbol in symbols:
-                strategy.warm_up(self.rt.market.history(symbol, timeframe, _WARM_UP_BARS, now))
-            strategies[strategy_id] = strategy
-        return strategies
+        return {
+            d.id: self._build_strategy(d, context, now)
+            for d in self.rt.strategy_service.definitions(self.account_id)
+        }
+
+    def _build_strategy(
+        self, definition: StrategyDefinition, context: _Context, now: datetime
+    ) -> Strategy:
+        risk = self.rt.settings.account_risk(self.account).merged(definition.risk)
+        strategy = create_strategy(
+            definition.kind,
+            definition.id,
+            definition.params,
+            definition.symbols,
+            definition.timeframe,
+            risk,
+            context,
+        )
+        for symbol in definition.symbols:
+            history = self.rt.market.history(symbol, definition.timeframe, _WARM_UP_BARS, now)
+            strategy.warm_up(history)
+        if definition.paused:
+            strategy.pause()
+        return strategy
 
     def _spawn(self, coro: object, name: str) -> None:
         task: asyncio.Task[None] = asyncio.create_task(coro, name=f"{self.account_id}:{name}")  # type: ignore[arg-type]

@@ -13,7 +13,9 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
+import pytest
 import websockets
+from websockets.asyncio.client import ClientConnection
 
 from engine.api.app import create_app
 from engine.api.server import ServerHandle
@@ -40,47 +42,114 @@ def _order(ticket: int, when: Any) -> OrderEvent:
     return OrderEvent(time=when, order=order)
 
 
-async def test_a_stalled_client_is_cut_off_while_a_fast_one_gets_everything(
-    engine_factory: EngineFactory, api_factory: Any
-) -> None:
-    engine = await engine_factory(run_loops=False)
-    api = await api_factory(engine, ws_queue_size=50)
-    hub = api.app.state.hub
-    # The slow client's socket takes little, its library buffers one message,
-    # and without compression every message costs its full size.
+BURST = 25  # events published between two turns of the loop: half the queue
+
+
+async def _stalled_client(api: Any) -> tuple[ClientConnection, Stream]:
+    """A client that reads nothing until the test says so: its socket takes
+    little, its library buffers one message, and without compression every
+    message costs its full size. Subscribed to `orders`."""
     sock = socket.socket()
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # before connecting, or no effect
     sock.connect(("127.0.0.1", api.handle.port))
     headers = {"Authorization": f"Bearer {api.keys['viewer']}"}
-    slow_ws = await websockets.connect(
+    ws = await websockets.connect(
         ws_url(api.url), sock=sock, additional_headers=headers, max_queue=1, compression=None
     )
-    slow = Stream(slow_ws)
-    await slow.recv()
-    await slow.subscribe("orders")
+    stream = Stream(ws)
+    await stream.recv()
+    await stream.subscribe("orders")
+    return ws, stream
 
-    async with connect(api.url, api.keys["viewer"]) as fast:
-        await fast.subscribe("orders")
-        received: list[int] = []
-        published = 0
-        when = engine.clock.now()
-        # Publish in small bursts, yielding between them as the engine does;
-        # read the fast client meanwhile so its socket never stalls.
-        while hub.stats()["disconnects"].get("slow", 0) == 0:
-            assert published < 20_000, hub.stats()
-            for _ in range(25):
-                published += 1
-                engine.bus.publish(_order(published, when + timedelta(microseconds=published)))
-            while len(received) < published - 25:
-                received.append((await fast.expect("event", "orders"))["data"]["order"]["ticket"])
-        while len(received) < published:
+
+async def _publish_until(
+    engine: Any, fast: Stream, received: list[int], published: int, done: Any
+) -> int:
+    """Publish bursts of orders, yielding between them as the engine does,
+    until `done()`; the fast client is read meanwhile (up to the last burst),
+    so its queue never holds more than two bursts. No wall-clock waits: every
+    step is driven by what the server has done."""
+    when = engine.clock.now()
+    while not done():
+        assert published < 20_000, "the slow client never fell behind"
+        for _ in range(BURST):
+            published += 1
+            engine.bus.publish(_order(published, when + timedelta(microseconds=published)))
+        while len(received) < published - BURST:
             received.append((await fast.expect("event", "orders"))["data"]["order"]["ticket"])
+    return published
 
+
+async def _read_all(fast: Stream, received: list[int], published: int) -> None:
+    while len(received) < published:
+        received.append((await fast.expect("event", "orders"))["data"]["order"]["ticket"])
+
+
+def _assert_complete(fast: Stream, received: list[int], published: int) -> None:
+    """Every event, in order, with gapless `seq` and never a resync."""
     assert received == list(range(1, published + 1))
     assert not [m for m in fast.seen if m["type"] == "resync"]
     seqs = [m["seq"] for m in fast.seen]
     assert seqs == list(range(seqs[0], seqs[0] + len(seqs)))
 
+
+async def test_a_slow_client_gets_resync_while_a_fast_one_misses_nothing(
+    engine_factory: EngineFactory, api_factory: Any
+) -> None:
+    engine = await engine_factory(run_loops=False)
+    api = await api_factory(engine, ws_queue_size=50)
+    hub = api.app.state.hub
+    _, slow = await _stalled_client(api)
+    async with connect(api.url, api.keys["viewer"]) as fast:
+        await fast.subscribe("orders")
+        received: list[int] = []
+        # Until the slow client's queue overflows once (a burst is half the
+        # queue, so it cannot overflow twice before the check).
+        published = await _publish_until(
+            engine, fast, received, 0, lambda: hub.stats()["dropped"] > 0
+        )
+        # It reads again: what its socket held, then the resync, then the rest.
+        resync = await slow.until(lambda m: m["type"] == "resync", timeout=60)
+        assert resync["data"]["dropped"] > 0 and resync["data"]["channels"] == ["orders"]
+        for _ in range(BURST):  # one burst more, after catching up: no loss
+            published += 1
+            engine.bus.publish(_order(published, engine.clock.now()))
+        await slow.until(
+            lambda m: m["type"] == "event" and m["data"]["order"]["ticket"] == published,
+            timeout=60,
+        )
+        await _read_all(fast, received, published)
+
+    _assert_complete(fast, received, published)
+    # The slow one: gapless seq throughout, events in order on both sides of
+    # the resync, the last burst complete, and it was never disconnected.
+    seqs = [m["seq"] for m in slow.seen]
+    assert seqs == list(range(1, len(seqs) + 1))
+    at = slow.seen.index(resync)
+    before = [m["data"]["order"]["ticket"] for m in slow.seen[:at] if m["type"] == "event"]
+    after = [m["data"]["order"]["ticket"] for m in slow.seen[at + 1 :] if m["type"] == "event"]
+    assert before == sorted(before) and after == sorted(after) and before[-1] < after[0]
+    assert after[-BURST:] == list(range(published - BURST + 1, published + 1))
+    assert len(before) + len(after) + resync["data"]["dropped"] == published
+    assert hub.stats()["disconnects"].get("slow", 0) == 0
+
+
+async def test_a_client_that_stays_behind_is_cut_off_while_a_fast_one_gets_everything(
+    engine_factory: EngineFactory, api_factory: Any
+) -> None:
+    engine = await engine_factory(run_loops=False)
+    api = await api_factory(engine, ws_queue_size=50)
+    hub = api.app.state.hub
+    slow_ws, _ = await _stalled_client(api)
+    async with connect(api.url, api.keys["viewer"]) as fast:
+        await fast.subscribe("orders")
+        received: list[int] = []
+        published = await _publish_until(
+            engine, fast, received, 0, lambda: hub.stats()["disconnects"].get("slow", 0) > 0
+        )
+        await _read_all(fast, received, published)
+
+    _assert_complete(fast, received, published)
     # The slow one lost its backlog and was cut off; what it had buffered
     # is in order, and it is short of what was published.
     stats = hub.stats()
@@ -123,7 +192,6 @@ async def test_a_burst_beyond_the_queue_gets_resync_then_the_stream_goes_on(
 async def test_shutdown_closes_with_1001_and_clients_reconnect_after_a_restart(
     api: Any,
 ) -> None:
-    port = api.handle.port
     async with connect(api.url, api.keys["viewer"]) as stream:
         await stream.subscribe("workers")
         await api.app.state.hub.close()
@@ -131,7 +199,10 @@ async def test_shutdown_closes_with_1001_and_clients_reconnect_after_a_restart(
         code, _ = await stream.closed()
     assert code == 1001
 
-    # The same engine and security behind a new app on the same port.
+    # The same engine and security behind a new app on the port the stopped
+    # server had bound (it was started on port 0), which it still reports.
+    port = api.handle.port
+    assert port != 0 and port == int(api.url.rsplit(":", 1)[1])
     app = create_app(api.engine, api.security)
     api.app, api.handle = app, ServerHandle(app, "127.0.0.1", port)
     await api.handle.start()
@@ -142,3 +213,9 @@ async def test_shutdown_closes_with_1001_and_clients_reconnect_after_a_restart(
         await api.engine.clock.advance(5)
         event = await stream.expect("event", "ticker")
         assert event["data"]["kind"] == "quote"
+
+
+async def test_a_server_has_no_port_before_it_starts(api: Any) -> None:
+    handle = ServerHandle(api.app, "127.0.0.1", 0)
+    with pytest.raises(RuntimeError, match="has not started"):
+        _ = handle.port

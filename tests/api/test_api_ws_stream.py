@@ -4,6 +4,7 @@ for what the server cannot act on."""
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from pydantic import TypeAdapter
@@ -97,6 +98,36 @@ async def test_a_scoped_key_sees_only_its_accounts(api: Any) -> None:
         events = await _events_until(api, stream, lambda ev: len(_kinds(ev, "portfolio")) >= 3)
     accounts = {e["data"]["account"]["account_id"] for e in _kinds(events, "portfolio")}
     assert accounts == {"account-001"}
+
+
+async def test_a_scoped_key_gets_system_totals_of_its_accounts_only(api: Any) -> None:
+    """The `system` channel's snapshot and events sum over the key's accounts:
+    every total equals what its own portfolio shows at that moment."""
+    async with (
+        connect(api.url, api.keys["scoped"]) as scoped,
+        connect(api.url, api.keys["viewer"]) as viewer,
+    ):
+        portfolio = await scoped.subscribe("portfolio")
+        system = await scoped.subscribe("system")
+        (own,) = portfolio["data"]["accounts"]
+        status = system["data"]["status"]
+        assert (status["workers_total"], status["total_equity"]) == (1, own["equity"])
+        everything = (await viewer.subscribe("system"))["data"]["status"]
+        assert everything["workers_total"] == 4
+        assert Decimal(everything["total_balance"]) > Decimal(status["total_balance"])
+
+        events = await _events_until(api, scoped, lambda ev: len(_kinds(ev, "system")) >= 3)
+        seen_by_all = await viewer.expect("event", "system")
+    account = own
+    for event in events:
+        if event["channel"] == "portfolio":
+            account = event["data"]["account"]
+        else:
+            status = event["data"]["status"]
+            totals = (status["total_equity"], status["total_balance"], status["pnl_today"])
+            assert status["workers_total"] == 1, status
+            assert totals == (account["equity"], account["balance"], account["pnl_today"])
+    assert seen_by_all["data"]["status"]["workers_total"] == 4
 
 
 async def test_unsubscribe_stops_a_channel(api: Any) -> None:

@@ -38,8 +38,13 @@ def base() -> dict[str, Any]:
     }
 
 
-def check(data: dict[str, Any]) -> ValidationReport:
-    return validate_settings(Settings.model_validate(data))
+# Enabled MT5 accounts need their password in the environment; every test
+# account's is there unless a test takes it away.
+PASSWORDS = {"TRADEDECK_MT5_PASSWORD_ACCOUNT_002": "secret"}
+
+
+def check(data: dict[str, Any], env: dict[str, str] = PASSWORDS) -> ValidationReport:
+    return validate_settings(Settings.model_validate(data), env=env)
 
 
 def only_issue(report: ValidationReport, path: str) -> ValidationIssue:
@@ -188,6 +193,14 @@ def test_an_mt5_account_with_login_and_server_passes() -> None:
     data = base()
     data["accounts"][1].update(broker="mt5", login=1234, server="Broker-Demo")
     assert check(data).issues == []
+
+
+def test_an_enabled_mt5_account_without_its_password_variable_is_an_error() -> None:
+    data = base()
+    data["accounts"][1].update(broker="mt5", login=1234, server="Broker-Demo")
+    report = check(data, env={})
+    assert not report.valid
+    assert any("TRADEDECK_MT5_PASSWORD_ACCOUNT_002" in i.message for i in report.errors)
 
 
 # --- strategies --------------------------------------------------------------------------

@@ -34,6 +34,19 @@ _STATE_STYLES = {
 }
 
 
+_MODE_STYLES = {
+    SystemMode.LIVE: "bold magenta",
+    # The kill switch: loud until an admin clears it.
+    SystemMode.HALTED: "bold white on red",
+}
+
+
+def _mode(mode: SystemMode) -> Text:
+    if mode is SystemMode.HALTED:
+        return Text(" HALTED ", style=_MODE_STYLES[mode])
+    return Text(mode.value, style=_MODE_STYLES.get(mode, ""))
+
+
 class StatusHeader(Static):
     DEFAULT_CSS = """
     StatusHeader {
@@ -55,8 +68,8 @@ def render_header(state: PanelState, where: str, link: Link = "connected") -> Re
     system = state.system
     if system is not None:
         first.append(f"  {system.state.value}", style=_STATE_STYLES[system.state])
-        live = system.mode is SystemMode.LIVE
-        first.append(f"  {system.mode.value}", style="bold magenta" if live else "")
+        first.append("  ")
+        first.append_text(_mode(system.mode))
     first.append(f"  workers {state.workers_running}/{len(state.workers)} running")
     accounts = state.accounts.values()
     equity = sum((a.equity for a in accounts), Decimal(0))

@@ -145,22 +145,27 @@ def _scoped_status(engine: Engine, principal: Principal) -> SystemStatus:
     status = engine.status()
     if principal.accounts is None:
         return status
+    return scoped_status(engine, status, principal.accounts)
+
+
+def scoped_status(engine: Engine, status: SystemStatus, accounts: frozenset[str]) -> SystemStatus:
+    """`status` with its counts and totals (workers, equity, balance, P&L,
+    open alerts) over `accounts` only: what an account-scoped key may see.
+    Shared by this router and the WebSocket `system` channel."""
     snapshot = engine.snapshot()
-    workers = [w for w in snapshot.workers if principal.sees(w.account_id)]
-    accounts = [a for a in snapshot.accounts if principal.sees(a.account_id)]
+    workers = [w for w in snapshot.workers if w.account_id in accounts]
+    books = [a for a in snapshot.accounts if a.account_id in accounts]
     return status.model_copy(
         update={
             "workers_total": len(workers),
             "workers_running": sum(1 for w in workers if w.status is WorkerState.RUNNING),
-            "total_equity": sum((a.equity for a in accounts), Decimal(0)),
-            "total_balance": sum((a.balance for a in accounts), Decimal(0)),
-            "pnl_today": sum((a.pnl_today for a in accounts), Decimal(0)),
+            "total_equity": sum((a.equity for a in books), Decimal(0)),
+            "total_balance": sum((a.balance for a in books), Decimal(0)),
+            "pnl_today": sum((a.pnl_today for a in books), Decimal(0)),
             "open_alerts": sum(
                 1
                 for a in snapshot.alerts
-                if a.status is not AlertStatus.RESOLVED
-                and a.account_id is not None
-                and principal.sees(a.account_id)
+                if a.status is not AlertStatus.RESOLVED and a.account_id in accounts
             ),
         }
     )

@@ -1,0 +1,45 @@
+"""What a running job sees: its own record, the engine, a way to report
+progress, and the checkpoint where a cancellation request takes effect."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
+
+from engine.clock import Clock
+from engine.models import Job
+
+if TYPE_CHECKING:
+    from engine.engine import Engine
+
+
+class JobCancelled(Exception):
+    """Raised at a checkpoint of a job whose cancellation was requested."""
+
+
+class PermanentFailure(Exception):
+    """Raised by a handler for a problem no retry can fix (an account that does
+    not exist): the job goes to the dead-letter queue at once."""
+
+
+ProgressReporter = Callable[[float, str], Awaitable[None]]
+
+
+class JobContext:
+    def __init__(self, job: Job, engine: Engine, clock: Clock, report: ProgressReporter) -> None:
+        self.job = job
+        self.engine = engine
+        self.clock = clock
+        self._report = report
+        self.cancel_requested = job.cancel_requested
+
+    def checkpoint(self) -> None:
+        """Stop here if someone asked to cancel the job (cooperative cancellation:
+        a handler calls this where stopping leaves nothing half done)."""
+        if self.cancel_requested:
+            raise JobCancelled(f"job {self.job.id} was cancelled")
+
+    async def progress(self, percent: float, message: str = "") -> None:
+        """Report progress (0-100) with a short message; also a checkpoint."""
+        self.checkpoint()
+        await self._report(min(100.0, max(0.0, percent)), message)

@@ -1,0 +1,16 @@
+"""The built-in job handlers, each doing real work on the engine."""
+
+from __future__ import annotations
+
+from engine.jobs.handlers import purge, reconcile, snapshot
+from engine.jobs.registry import HandlerRegistry
+
+BUILTIN = (reconcile.HANDLER, snapshot.HANDLER, purge.HANDLER)
+
+
+def builtin_handlers() -> HandlerRegistry:
+    """A registry with the built-in handlers; more can be registered on it."""
+    registry = HandlerRegistry()
+    for handler in BUILTIN:
+        registry.register(handler)
+    return registry

@@ -1,0 +1,183 @@
+"""One account as the risk limits see it: its positions as net volumes per
+symbol, its equity against the day's start and the peak, and the orders it
+sent in the last minute. Kept current from the bus, read at every evaluation."""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+
+from config.models import InstrumentConfig
+from engine.models import Position, Quote, RiskBook
+
+ORDER_WINDOW_SECONDS = 60.0
+
+_ZERO = Decimal(0)
+_TWO = Decimal(2)
+_HUNDRED = Decimal(100)
+_CENT = Decimal("0.01")
+
+
+@dataclass(slots=True)
+class Holdings:
+    """Net signed volume and number of positions per symbol."""
+
+    nets: dict[str, Decimal] = field(default_factory=dict)
+    counts: dict[str, int] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, positions: Iterable[Position]) -> Holdings:
+        holdings = cls()
+        nets, counts = holdings.nets, holdings.counts
+        for position in positions:
+            symbol = position.symbol
+            nets[symbol] = nets.get(symbol, _ZERO) + position.volume * position.side.sign
+            counts[symbol] = counts.get(symbol, 0) + 1
+        return holdings
+
+
+class AccountBook:
+    """An account (or `*`, every account together) for the risk limits."""
+
+    __slots__ = (
+        "_holdings",
+        "account_id",
+        "currency",
+        "day",
+        "day_start",
+        "equity",
+        "orders",
+        "peak",
+        "positions",
+    )
+
+    def __init__(self, account_id: str, currency: str = "USD") -> None:
+        self.account_id = account_id
+        self.currency = currency
+        self.equity: Decimal | None = None
+        self.peak: Decimal | None = None
+        self.day: date | None = None
+        self.day_start: Decimal | None = None
+        self.positions: dict[int, Position] = {}
+        self.orders: deque[tuple[float, str]] = deque()  # (monotonic time, symbol)
+        self._holdings: Holdings | None = None
+
+    def observe(self, equity: Decimal, today: date) -> bool:
+        """Take a new equity; True when the peak or the day moved (to be stored).
+        The daily loss counts from the first equity seen on each UTC day."""
+        self.equity = equity
+        moved = False
+        if self.day != today:
+            self.day, self.day_start = today, equity
+            moved = True
+        if self.peak is None or equity > self.peak:
+            self.peak = equity
+            moved = True
+        return moved
+
+    def set_position(self, position: Position, closed: bool) -> None:
+        old = self.positions.get(position.ticket)
+        if closed:
+            if old is not None:
+                del self.positions[position.ticket]
+                self._holdings = None
+            return
+        self.positions[position.ticket] = position
+        if old is None or old.volume != position.volume or old.side is not position.side:
+            self._holdings = None
+
+    def replace_positions(self, positions: Iterable[Position]) -> None:
+        """Take the broker's positions as they are now."""
+        self.positions = {p.ticket: p for p in positions}
+        self._holdings = None
+
+    @property
+    def holdings(self) -> Holdings:
+        if self._holdings is None:
+            self._holdings = Holdings.of(self.positions.values())
+        return self._holdings
+
+    def sent(self, now: float, symbol: str) -> None:
+        self.orders.append((now, symbol))
+        self._forget(now)
+
+    def orders_sent(self, now: float, symbol: str | None = None) -> int:
+        """Orders sent in the last minute (in `symbol` when given)."""
+        self._forget(now)
+        if symbol is None:
+            return len(self.orders)
+        return sum(1 for _, s in self.orders if s == symbol)
+
+    def daily_loss(self, equity: Decimal | None = None) -> Decimal:
+        equity = self.equity if equity is None else equity
+        if equity is None or self.day_start is None:
+            return _ZERO
+        return max(_ZERO, self.day_start - equity)
+
+    def drawdown(self, equity: Decimal | None = None) -> Decimal:
+        """Percent below the peak equity."""
+        equity = self.equity if equity is None else equity
+        peak = self.peak
+        if equity is None or peak is None or peak <= 0 or equity >= peak:
+            return _ZERO
+        return ((peak - equity) / peak * _HUNDRED).quantize(_CENT)
+
+    def model(self) -> RiskBook:
+        equity = self.equity or _ZERO
+        return RiskBook(
+            account_id=self.account_id,
+            equity=equity,
+            peak_equity=self.peak if self.peak is not None else equity,
+            day=self.day,
+            day_start_equity=self.day_start,
+            daily_loss=self.daily_loss(),
+            drawdown_percent=self.drawdown(),
+        )
+
+    def _forget(self, now: float) -> None:
+        orders = self.orders
+        horizon = now - ORDER_WINDOW_SECONDS
+        while orders and orders[0][0] <= horizon:
+            orders.popleft()
+
+
+class Valuer:
+    """Notional values in an account's currency at the latest mid price."""
+
+    def __init__(
+        self,
+        instruments: Callable[[], Mapping[str, InstrumentConfig]],
+        quote: Callable[[str], Quote | None],
+    ) -> None:
+        self._instruments = instruments
+        self._quote = quote
+
+    def notional(self, symbol: str, volume: Decimal, currency: str) -> Decimal:
+        """|volume| lots of `symbol` in `currency`; 0 when it cannot be priced
+        (no quote yet, or no pair to convert its profit currency)."""
+        instrument = self._instruments().get(symbol)
+        mid = self._mid(symbol)
+        if instrument is None or mid is None or not volume:
+            return _ZERO
+        rate = self.rate(instrument.profit_currency, currency)
+        if rate is None:
+            return _ZERO
+        return (abs(volume) * instrument.contract_size * mid * rate).quantize(_CENT)
+
+    def rate(self, currency: str, into: str) -> Decimal | None:
+        """The value of one `currency` in `into`, from the direct pair's mid
+        (EURUSD for EUR -> USD) or the inverse of the reverse pair's (USDJPY)."""
+        if currency == into:
+            return Decimal(1)
+        direct = self._mid(currency + into)
+        if direct is not None:
+            return direct
+        inverse = self._mid(into + currency)
+        return None if inverse is None else 1 / inverse
+
+    def _mid(self, symbol: str) -> Decimal | None:
+        quote = self._quote(symbol)
+        return None if quote is None else (quote.bid + quote.ask) / _TWO

@@ -1,0 +1,613 @@
+"""The risk engine: limits on positions, exposure, losses and order rates,
+checked before every order and evaluated on every equity change.
+
+Evaluation is incremental and cheap: an account's limits are judged on its own
+`AccountEvent` (each mark and each trade), and the limits that span accounts
+once per loop iteration however many accounts changed in it. A limit's level
+moves `ok` -> `warning` -> `breach` and back; each rise raises one alert (the
+alert center de-duplicates by limit and level, and a level that stays raises
+nothing more), a breach also takes the limit's action, and a breach clears only
+once the value is back at or below the warning (the threshold when there is
+none), so a value hovering at the threshold does not flap.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Coroutine
+from datetime import datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from pydantic import ValidationError
+
+from config.models import MarginMode, RiskAction, RiskScope
+from config.validation import risk_limit_problems
+from engine.commit import after_commit
+from engine.errors import Conflict, EngineError, NotFound, ValidationFailed
+from engine.models import (
+    AccountEvent,
+    Event,
+    PositionEvent,
+    RiskEvaluation,
+    RiskLevel,
+    RiskLimit,
+    RiskLimitEvent,
+    RiskLimitOrigin,
+    RiskMetric,
+    Severity,
+    WorkerState,
+)
+from engine.orders.gate import OrderContext, Rejection
+from engine.risk.book import AccountBook, Holdings, Valuer
+from engine.risk.measure import EQUITY_KINDS, POSITION_KINDS, covers, describe, measure, unit
+from engine.risk.pretrade import breached, holdings_after, over_limit
+
+if TYPE_CHECKING:
+    from engine.engine import Engine
+
+log = logging.getLogger("tradedeck.risk")
+
+RISK_CHECK = "risk.limits"
+RISK_RANK = 200  # after the kill switch (0) and validation (100)
+TOTAL = "*"  # the book of all accounts together
+ALERT_KIND = "risk_limit"
+
+_EDITABLE = (
+    "description",
+    "scope",
+    "account_id",
+    "symbol",
+    "kind",
+    "warning",
+    "threshold",
+    "action",
+    "enabled",
+)
+
+
+class RiskLimitNotFound(NotFound):
+    def __init__(self, limit_id: str) -> None:
+        super().__init__(f"No risk limit with id {limit_id!r}.", limit_id=limit_id)
+
+
+class RiskEngine:
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._clock = engine.clock
+        self._store = engine.store
+        self._valuer = Valuer(lambda: engine.settings.instruments, engine.quote)
+        self._limits: dict[str, RiskLimit] = {}
+        self._levels: dict[str, RiskLevel] = {}
+        self._books: dict[str, AccountBook] = {}
+        self._total = AccountBook(TOTAL)
+        self._by_account: dict[str, list[RiskLimit]] = {}
+        self._wide: list[RiskLimit] = []  # limits over several accounts
+        self._covering: dict[tuple[str, str], tuple[RiskLimit, ...]] = {}
+        self._dirty: set[str] = set()  # books to store
+        self._wide_pending = False
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._listening = False
+        engine.gate.add(RISK_CHECK, self.check, rank=RISK_RANK)
+
+    # --- lifecycle ---------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Write the configuration's new limits, load every stored one and the
+        books, then follow the bus. Runs after the ledgers load and before any
+        worker starts."""
+        settings = self._engine.settings
+        known = await self._store.risk.known_ids()
+        now = self._clock.now()
+        seeds: list[RiskLimit] = []
+        for config in settings.risk.limits:
+            if config.id in known:
+                continue  # stored once: the store wins (edited or deleted since)
+            limit = RiskLimit(
+                **config.model_dump(), origin=RiskLimitOrigin.CONFIG, created_at=now, updated_at=now
+            )
+            problems = self._problems(limit)
+            if problems:
+                log.error("risk limit %s not loaded: %s", limit.id, "; ".join(problems))
+                continue
+            seeds.append(limit)
+        if seeds:
+            await self._store.risk.save_limits(seeds)
+        self._limits = {limit.id: limit for limit in await self._store.risk.limits()}
+        stored = await self._store.risk.books()
+        currencies = {a.id: a.currency for a in settings.accounts}
+        for snapshot in self._engine.snapshot().accounts:
+            book = AccountBook(snapshot.account_id, currencies.get(snapshot.account_id, "USD"))
+            self._restore(book, stored.get(snapshot.account_id))
+            book.equity = snapshot.equity
+            self._books[book.account_id] = book
+        self._restore(self._total, stored.get(TOTAL))
+        self._index()
+        self._engine.bus.add_listener(self._on_event)
+        self._listening = True
+
+    async def stop(self) -> None:
+        if self._listening:
+            self._engine.bus.remove_listener(self._on_event)
+            self._listening = False
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._dirty.update(self._books)
+        self._dirty.add(TOTAL)
+        await self._save_books()
+
+    # --- limits ------------------------------------------------------------------
+
+    def limits(self) -> list[RiskLimit]:
+        return sorted(self._limits.values(), key=lambda limit: limit.id)
+
+    def get(self, limit_id: str) -> RiskLimit:
+        limit = self._limits.get(limit_id)
+        if limit is None:
+            raise RiskLimitNotFound(limit_id)
+        return limit
+
+    async def create(self, fields: dict[str, Any], *, limit_id: str | None = None) -> RiskLimit:
+        """A new limit from `fields` (RiskLimit's editable fields), stored, then
+        judged at once. Without `limit_id` one is made from the kind and scope."""
+        if limit_id is not None and limit_id in await self._store.risk.known_ids():
+            raise Conflict(
+                f"A risk limit with id {limit_id!r} exists or existed; choose another id.",
+                limit_id=limit_id,
+            )
+        now = self._clock.now()
+        limit = self._validated(
+            {**fields, "id": limit_id or await self._new_id(fields), "created_at": now},
+            now,
+        )
+        await self._store.risk.save_limits([limit])
+        self._put(limit, "created")
+        return limit
+
+    async def update(self, limit_id: str, changes: dict[str, Any]) -> RiskLimit:
+        """Change some fields; the others keep their values."""
+        old = self.get(limit_id)
+        unknown = set(changes) - set(_EDITABLE)
+        if unknown:
+            raise ValidationFailed(
+                f"{', '.join(sorted(unknown))}: not a field a limit may change.",
+                [{"path": name, "loc": [name], "message": "cannot be changed"} for name in unknown],
+            )
+        limit = self._validated({**old.model_dump(), **changes}, self._clock.now())
+        await self._store.risk.save_limits([limit])
+        self._put(limit, "changed")
+        return limit
+
+    async def delete(self, limit_id: str) -> RiskLimit:
+        limit = self.get(limit_id)
+        await self._store.risk.delete_limit(limit)
+        del self._limits[limit_id]
+        self._forget(limit)
+        self._index()
+        self._publish(limit, "deleted", deleted=True)
+        return limit
+
+    # --- evaluation --------------------------------------------------------------
+
+    def evaluate(self) -> RiskEvaluation:
+        """Every enabled limit judged now, from the brokers' current state."""
+        manager = self._engine.manager
+        today = self._clock.now().date()
+        for worker in manager.workers.values() if manager is not None else ():
+            book = self._books.get(worker.account_id)
+            if book is None or worker.broker is None or worker.state is not WorkerState.RUNNING:
+                continue
+            book.replace_positions(worker.broker.positions())
+            if book.observe(worker.broker.account().equity, today):
+                self._dirty.add(book.account_id)
+        self._update_total(today)
+        now = self._clock.monotonic()
+        metrics = []
+        for limit in self.limits():
+            if limit.enabled:
+                value = self._measure(limit, now)
+                self._judge(limit, value)
+                metrics.append(self._metric(limit, value))
+        after_commit(self._save_books(), lambda: None)
+        books = [self._books[a] for a in sorted(self._books)] + [self._total]
+        return RiskEvaluation(
+            time=self._clock.now(),
+            metrics=metrics,
+            violations=[m for m in metrics if m.level is RiskLevel.BREACH],
+            warnings=[m for m in metrics if m.level is RiskLevel.WARNING],
+            books=[book.model() for book in books],
+            kill_switch=self._engine.kill_switch.state,
+        )
+
+    def level(self, limit_id: str) -> RiskLevel:
+        return self._levels.get(limit_id, RiskLevel.OK)
+
+    def check(self, context: OrderContext) -> Rejection | None:
+        """The pre-trade check: refuse an order that would take a limit over its
+        threshold, or any new order in the scope of a breached limit. Orders that
+        close a position, or only reduce a netting one, always pass."""
+        if context.closing:
+            return None
+        request = context.request
+        account_id, symbol = request.account_id, request.symbol
+        limits = self._covering.get((account_id, symbol))
+        if limits is None:
+            limits = self._cover(account_id, symbol)
+        book = self._books.get(account_id)
+        if not limits or book is None:
+            return None
+        config = self._engine.settings.account(account_id)
+        netting = config is not None and config.margin_mode is MarginMode.NETTING
+        held: tuple[Holdings, Holdings] | None = None
+        if netting or any(limit.kind in POSITION_KINDS for limit in limits):
+            before, after, reduces = holdings_after(context.positions, request, netting)
+            if reduces:
+                return None
+            held = (before, after)
+        now = self._clock.monotonic()
+        for limit in limits:
+            rejection = self._refusal(limit, context, held, now)
+            if rejection is not None:
+                return rejection
+        book.sent(now, symbol)
+        return None
+
+    # --- the bus -----------------------------------------------------------------
+
+    def _on_event(self, event: Event) -> None:
+        kind = type(event)
+        if kind is AccountEvent:
+            try:
+                self._account_changed(event.account.account_id, event.account.equity)  # type: ignore[union-attr]
+            except Exception:
+                log.exception("risk evaluation failed")
+        elif kind is PositionEvent:
+            book = self._books.get(event.position.account_id)  # type: ignore[union-attr]
+            if book is not None:
+                book.set_position(event.position, event.closed)  # type: ignore[union-attr]
+
+    def _account_changed(self, account_id: str, equity: Decimal) -> None:
+        book = self._books.get(account_id)
+        if book is None:
+            return
+        if book.observe(equity, self._clock.now().date()):
+            self._dirty.add(account_id)
+        limits = self._by_account.get(account_id)
+        if limits:
+            now = self._clock.monotonic()
+            for limit in limits:
+                self._judge(limit, self._measure(limit, now))
+        if not self._wide_pending:
+            self._wide_pending = True
+            asyncio.get_running_loop().call_soon(self._wide_pass)
+
+    def _wide_pass(self) -> None:
+        """Once per loop iteration with changes: the book of all accounts, the
+        limits over several accounts, and the books to store."""
+        self._wide_pending = False
+        try:
+            self._update_total(self._clock.now().date())
+            if self._wide:
+                now = self._clock.monotonic()
+                for limit in self._wide:
+                    self._judge(limit, self._measure(limit, now))
+            if self._dirty:
+                after_commit(self._save_books(), lambda: None)
+        except Exception:
+            log.exception("risk evaluation failed")
+
+    def _update_total(self, today: Any) -> None:
+        books = self._books.values()
+        equity = sum((b.equity for b in books if b.equity is not None), Decimal(0))
+        total = self._total
+        if total.observe(equity, today):
+            self._dirty.add(TOTAL)
+        total.day_start = sum(
+            (b.day_start if b.day_start is not None else b.equity or Decimal(0) for b in books),
+            Decimal(0),
+        )
+
+    # --- judging -----------------------------------------------------------------
+
+    def _measure(self, limit: RiskLimit, now: float) -> Decimal:
+        return measure(limit, self._books, self._total, self._valuer, now)
+
+    def _judge(self, limit: RiskLimit, value: Decimal) -> None:
+        old = self._levels.get(limit.id, RiskLevel.OK)
+        new = _next_level(old, value, limit)
+        if new is not old:
+            self._levels[limit.id] = new
+            self._moved(limit, old, new, value)
+
+    def _moved(self, limit: RiskLimit, old: RiskLevel, new: RiskLevel, value: Decimal) -> None:
+        shown = f"{value} {self._unit(limit)}"
+        engine = self._engine
+        if old is RiskLevel.BREACH:
+            engine.alerts.resolve_key(f"risk:{limit.id}:breach")
+        if new is RiskLevel.OK:
+            engine.alerts.resolve_key(f"risk:{limit.id}:warning")
+            engine.log(f"risk limit {limit.id} ({describe(limit)}) clear at {shown}")
+            return
+        if new is RiskLevel.WARNING:
+            message = (
+                f"Risk limit {limit.id} ({describe(limit)}) above its warning: {shown} "
+                f"(warning {limit.warning}, threshold {limit.threshold})."
+            )
+            severity, level = Severity.HIGH, "warning"
+        else:
+            message = (
+                f"Risk limit {limit.id} ({describe(limit)}) breached: {shown} over the "
+                f"threshold {limit.threshold}; new orders in its scope are refused"
+                f"{_ACTION_WORDS[limit.action]}."
+            )
+            severity, level = Severity.CRITICAL, "breach"
+        engine.alerts.raise_alert(
+            ALERT_KIND,
+            severity,
+            message,
+            account_id=limit.account_id,
+            dedup_key=f"risk:{limit.id}:{level}",
+            data={
+                "limit_id": limit.id,
+                "kind": limit.kind.value,
+                "scope": limit.scope.value,
+                "symbol": limit.symbol,
+                "level": level,
+                "value": str(value),
+                "threshold": str(limit.threshold),
+                "action": limit.action.value,
+            },
+        )
+        engine.log(message, level="warning" if new is RiskLevel.WARNING else "error")
+        if new is RiskLevel.BREACH:
+            self._act(limit)
+
+    def _forget(self, limit: RiskLimit) -> None:
+        """A deleted or disabled limit stands nowhere: its alerts are resolved."""
+        self._levels.pop(limit.id, None)
+        for level in ("warning", "breach"):
+            self._engine.alerts.resolve_key(f"risk:{limit.id}:{level}")
+
+    # --- actions -----------------------------------------------------------------
+
+    def _act(self, limit: RiskLimit) -> None:
+        if limit.action is RiskAction.PAUSE:
+            self._pause(limit)
+        elif limit.action is RiskAction.FLATTEN:
+            self._spawn(self._flatten(limit), f"flatten:{limit.id}")
+
+    def _pause(self, limit: RiskLimit) -> None:
+        engine = self._engine
+        try:
+            if limit.scope is not RiskScope.SYMBOL:
+                paused = len(engine.pause_strategies(limit.account_id))
+            else:
+                definitions = [
+                    d
+                    for d in engine.strategy_service.definitions(limit.account_id)
+                    if limit.symbol in d.symbols and not d.paused
+                ]
+                for definition in definitions:
+                    self._spawn(engine.pause_strategy(definition.id), f"pause:{definition.id}")
+                paused = len(definitions)
+        except EngineError as error:
+            engine.log(f"risk limit {limit.id}: pausing failed: {error.message}", level="error")
+            return
+        engine.log(f"risk limit {limit.id}: {paused} strategies paused", level="warning")
+
+    async def _flatten(self, limit: RiskLimit) -> None:
+        engine = self._engine
+        try:
+            results = await engine.orders.flatten(
+                limit.account_id, reason=f"risk limit {limit.id} breached"
+            )
+        except EngineError as error:
+            engine.log(f"risk limit {limit.id}: flatten failed: {error.message}", level="error")
+            return
+        closed = sum(1 for r in results if r.ok)
+        engine.log(
+            f"risk limit {limit.id}: flatten closed {closed} of {len(results)} positions",
+            level="warning",
+            account_id=limit.account_id,
+        )
+
+    def _spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> None:
+        task = asyncio.create_task(coro, name=f"risk:{name}")
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("risk action %s failed", task.get_name(), exc_info=task.exception())
+
+    # --- the pre-trade check -----------------------------------------------------
+
+    def _refusal(
+        self,
+        limit: RiskLimit,
+        context: OrderContext,
+        held: tuple[Holdings, Holdings] | None,
+        now: float,
+    ) -> Rejection | None:
+        kind = limit.kind
+        books, total, valuer = self._books, self._total, self._valuer
+        if self._levels.get(limit.id) is RiskLevel.BREACH:
+            value = self._measure(limit, now)
+            return breached(limit, value, self._unit(limit))
+        if kind in POSITION_KINDS:
+            assert held is not None
+            before, after = held
+            account_id = context.account_id
+            value = measure(limit, books, total, valuer, now, instead=(account_id, after))
+            if value > limit.threshold:
+                held = measure(limit, books, total, valuer, now, instead=(account_id, before))
+                if value > held:
+                    return over_limit(limit, value, self._unit(limit))
+        elif kind in EQUITY_KINDS:
+            equity = context.account.equity if limit.scope is RiskScope.ACCOUNT else None
+            value = measure(limit, books, total, valuer, now, equity=equity)
+            if value > limit.threshold:
+                return breached(limit, value, self._unit(limit))
+        else:  # orders per minute: this one included
+            value = self._measure(limit, now) + 1
+            if value > limit.threshold:
+                return over_limit(limit, value, self._unit(limit))
+        return None
+
+    def _cover(self, account_id: str, symbol: str) -> tuple[RiskLimit, ...]:
+        limits = tuple(
+            limit
+            for limit in self.limits()
+            if limit.enabled and covers(limit, account_id, symbol)
+        )
+        self._covering[(account_id, symbol)] = limits
+        return limits
+
+    # --- internals ---------------------------------------------------------------
+
+    def _index(self) -> None:
+        self._by_account = {}
+        self._wide = []
+        for limit in self.limits():
+            if not limit.enabled:
+                continue
+            if limit.account_id is None:
+                self._wide.append(limit)
+            else:
+                self._by_account.setdefault(limit.account_id, []).append(limit)
+        self._covering = {}
+
+    def _put(self, limit: RiskLimit, what: str) -> None:
+        self._limits[limit.id] = limit
+        self._index()
+        self._publish(limit, what)
+        if not limit.enabled:
+            self._forget(limit)
+            return
+        # Judged afresh: a limit redefined (say, a higher threshold) leaves a breach
+        # as soon as its new definition says so, without waiting for the warning.
+        value = self._measure(limit, self._clock.monotonic())
+        old = self._levels.get(limit.id, RiskLevel.OK)
+        new = _next_level(RiskLevel.OK, value, limit)
+        if new is not old:
+            self._levels[limit.id] = new
+            self._moved(limit, old, new, value)
+
+    def _publish(self, limit: RiskLimit, what: str, *, deleted: bool = False) -> None:
+        now = self._clock.now()
+        self._engine.bus.publish(RiskLimitEvent(time=now, limit=limit, deleted=deleted))
+        self._engine.log(f"risk limit {limit.id} ({describe(limit)}) {what}")
+
+    def _validated(self, fields: dict[str, Any], now: datetime) -> RiskLimit:
+        """A limit from `fields`, or ValidationFailed naming every bad field."""
+        try:
+            limit = RiskLimit.model_validate({**fields, "updated_at": now})
+        except ValidationError as error:
+            issues = [
+                {
+                    "path": ".".join(str(p) for p in e["loc"]),
+                    "loc": list(e["loc"]),
+                    "message": e["msg"],
+                }
+                for e in error.errors()
+            ]
+            raise ValidationFailed(_sentence(issues), issues) from None
+        issues = [
+            {"path": name, "loc": [name], "message": message}
+            for name, message in risk_limit_problems(
+                limit,
+                [a.id for a in self._engine.settings.accounts],
+                self._engine.settings.instruments,
+            )
+        ]
+        if issues:
+            raise ValidationFailed(_sentence(issues), issues)
+        return limit
+
+    def _problems(self, limit: RiskLimit) -> list[str]:
+        settings = self._engine.settings
+        return [
+            f"{name}: {message}"
+            for name, message in risk_limit_problems(
+                limit, [a.id for a in settings.accounts], settings.instruments
+            )
+        ]
+
+    async def _new_id(self, fields: dict[str, Any]) -> str:
+        base = "-".join(
+            str(part)
+            for part in (fields.get("kind"), fields.get("account_id"), fields.get("symbol"))
+            if part
+        ) or "limit"
+        known = await self._store.risk.known_ids()
+        candidate, n = base, 1
+        while candidate in known:
+            n += 1
+            candidate = f"{base}-{n}"
+        return candidate
+
+    def _metric(self, limit: RiskLimit, value: Decimal) -> RiskMetric:
+        return RiskMetric(
+            limit_id=limit.id,
+            kind=limit.kind,
+            scope=limit.scope,
+            account_id=limit.account_id,
+            symbol=limit.symbol,
+            value=value,
+            warning=limit.warning,
+            threshold=limit.threshold,
+            unit=self._unit(limit),
+            utilisation=float(value / limit.threshold),
+            level=self.level(limit.id),
+            action=limit.action,
+        )
+
+    def _unit(self, limit: RiskLimit) -> str:
+        book = self._books.get(limit.account_id or "")
+        if book is not None:
+            currency = book.currency
+        else:
+            accounts = self._engine.settings.accounts
+            currency = accounts[0].currency if accounts else "USD"
+        return unit(limit, currency)
+
+    def _save_books(self) -> asyncio.Future[None]:
+        dirty, self._dirty = self._dirty, set()
+        books = [self._total if k == TOTAL else self._books[k] for k in sorted(dirty)]
+        ready = [b.model() for b in books if b.peak is not None]
+        if not ready:
+            done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            done.set_result(None)
+            return done
+        return self._store.risk.save_books(ready, self._clock.now())
+
+    @staticmethod
+    def _restore(book: AccountBook, stored: Any) -> None:
+        if stored is not None:
+            book.peak, book.day, book.day_start = stored
+
+
+def _next_level(old: RiskLevel, value: Decimal, limit: RiskLimit) -> RiskLevel:
+    warning = limit.warning
+    if old is RiskLevel.BREACH:
+        floor = warning if warning is not None else limit.threshold
+        return RiskLevel.BREACH if value > floor else RiskLevel.OK
+    if value > limit.threshold:
+        return RiskLevel.BREACH
+    if warning is not None and value > warning:
+        return RiskLevel.WARNING
+    return RiskLevel.OK
+
+
+_ACTION_WORDS = {
+    RiskAction.BLOCK: "",
+    RiskAction.PAUSE: " and its strategies are paused",
+    RiskAction.FLATTEN: " and its positions are being closed",
+}
+
+
+def _sentence(issues: list[dict[str, Any]]) -> str:
+    return "; ".join(f"{i['path']}: {i['message']}" for i in issues) + "."

@@ -1,0 +1,168 @@
+"""A worker on an MT5 account, in the real engine on the virtual clock, trading
+through the stand-in terminal whose prices are the engine's market: the same
+simulation as the paper accounts, the ledger invariants holding against the
+terminal's own deals; and the live-mode guard in front of it."""
+
+from __future__ import annotations
+
+import asyncio
+from decimal import Decimal
+
+import pytest
+
+from config.loader import load_settings
+from config.models import BrokerKind, Settings, SystemMode
+from engine.brokers import retcodes
+from engine.brokers.base import OrderRequest
+from engine.engine import Engine
+from engine.models import OrderStatus, Side, WorkerState
+from tests.conftest import EngineFactory
+from tests.engine.ledger_checks import assert_ledgers_exact
+from tests.engine.mt5.conftest import LOGIN, MAGIC, PASSWORD, SERVER
+from tests.engine.mt5.fake_terminal import FakeAccount, FakeTerminal
+
+pytestmark = pytest.mark.slow
+
+SIMULATED_MINUTES = 20
+ACCOUNT = "account-001"
+
+
+def mt5_settings(mode: SystemMode) -> Settings:
+    settings = load_settings(None, env={})
+    account = settings.accounts[0]
+    assert account.id == ACCOUNT
+    settings.accounts[0] = account.model_copy(
+        update={
+            "broker": BrokerKind.MT5,
+            "login": LOGIN,
+            "server": SERVER,
+            "magic": MAGIC,
+            "mt5_poll_ms": 1000,
+            "mt5_timeout_seconds": 5.0,
+        }
+    )
+    settings.engine.mode = mode
+    return settings
+
+
+async def mt5_engine(
+    engine_factory: EngineFactory, monkeypatch: pytest.MonkeyPatch, mode: SystemMode
+) -> tuple[Engine, FakeTerminal]:
+    engine = await engine_factory(mt5_settings(mode), start=False)
+
+    def quotes(symbol: str) -> tuple[Decimal, Decimal] | None:
+        quote = engine.quote(symbol)
+        return None if quote is None else (quote.bid, quote.ask)
+
+    terminal = FakeTerminal(engine.settings.instruments, engine.clock.now, quotes)
+    terminal.add_account(FakeAccount(LOGIN, PASSWORD, SERVER, Decimal(10000)))
+    for name, value in terminal.environment().items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("TRADEDECK_MT5_PASSWORD_ACCOUNT_001", PASSWORD)
+    await engine.start(run_loops=False)
+    return engine, terminal
+
+
+async def settle(engine: Engine, terminal: FakeTerminal) -> None:
+    """With the market still, let the worker's queued orders and the terminal's
+    IPC finish and the terminal be read until the ledger has every deal, twice
+    in a row (an order still on its way would add one)."""
+    deals = terminal.accounts[LOGIN].deals
+    worker = engine.manager.get(ACCOUNT)  # type: ignore[union-attr]
+    caught_up = 0
+    async with asyncio.timeout(30):
+        while caught_up < 2:
+            await engine.clock.advance(1.0)  # type: ignore[attr-defined]
+            await asyncio.sleep(0.05)  # the bridge's pipes are real I/O
+            await engine.quiesce()
+            stored = len(await engine.store.ledger.fills(ACCOUNT, limit=-1))
+            idle = worker._orders.empty() and not worker._send_lock.locked()
+            caught_up = caught_up + 1 if idle and stored == len(deals) else 0
+
+
+async def test_an_mt5_worker_trades_and_the_ledger_matches_the_terminals_deals(
+    engine_factory: EngineFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine, terminal = await mt5_engine(engine_factory, monkeypatch, SystemMode.LIVE)
+    try:
+        worker = engine.manager.get(ACCOUNT)  # type: ignore[union-attr]
+        assert worker.state is WorkerState.RUNNING and worker.broker.kind is BrokerKind.MT5  # type: ignore[union-attr]
+        for step in range(1, SIMULATED_MINUTES * 60 + 1):
+            await engine.clock.advance(1.0)  # type: ignore[attr-defined]
+            engine.step_market()
+            if step % 10 == 0:
+                engine.mark()
+                await asyncio.sleep(0)  # the bridge's pipes are real I/O
+        await settle(engine, terminal)
+
+        assert worker.state is WorkerState.RUNNING
+        fills = await assert_ledgers_exact(engine.store, engine.settings)
+        mt5_fills = await engine.store.ledger.fills(ACCOUNT, limit=-1)
+        deals = terminal.accounts[LOGIN].deals
+        assert len(mt5_fills) == len(deals) >= 4, "the strategies should trade"
+        assert fills > len(mt5_fills), "the paper accounts trade beside it"
+        assert sum(f.profit for f in mt5_fills) == sum(Decimal(str(d["profit"])) for d in deals)
+        stored = await engine.store.ledger.load(ACCOUNT, Decimal(10000), engine.clock.now())
+        assert stored.balance == terminal.accounts[LOGIN].balance
+        on_terminal = sorted(
+            (p["symbol"], Decimal(str(p["volume"])))
+            for p in terminal.accounts[LOGIN].positions.values()
+        )
+        assert sorted((p.symbol, p.volume) for p in stored.positions) == on_terminal
+        assert all(r["magic"] == MAGIC for r in terminal.requests)
+    finally:
+        terminal.close()
+
+
+async def test_mt5_orders_wait_for_live_mode(
+    engine_factory: EngineFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine, terminal = await mt5_engine(engine_factory, monkeypatch, SystemMode.PAPER)
+    try:
+        worker = engine.manager.get(ACCOUNT)  # type: ignore[union-attr]
+        order = OrderRequest(
+            account_id=ACCOUNT,
+            symbol="EURUSD",
+            side=Side.BUY,
+            volume=Decimal("0.10"),
+            client_order_id="live-1",
+        )
+        refused = await worker.send(order)
+        assert refused.retcode == retcodes.TRADE_DISABLED
+        assert "trades only in live mode" in refused.message
+        assert refused.order.status is OrderStatus.REJECTED  # type: ignore[union-attr]
+        assert terminal.requests == []
+
+        engine.set_mode(SystemMode.LIVE)
+        placed = await worker.send(order.model_copy(update={"client_order_id": "live-2"}))
+        assert placed.ok, placed.message
+        assert len(terminal.requests) == 1
+    finally:
+        terminal.close()
+
+
+async def test_a_restart_stores_no_deal_twice_and_keeps_the_tickets(
+    engine_factory: EngineFactory, monkeypatch: pytest.MonkeyPatch, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    engine, terminal = await mt5_engine(engine_factory, monkeypatch, SystemMode.LIVE)
+    try:
+        for _ in range(300):
+            await engine.clock.advance(1.0)  # type: ignore[attr-defined]
+            engine.step_market()
+            await asyncio.sleep(0)
+        await settle(engine, terminal)
+        before = sorted(p.ticket for p in engine.snapshot().positions if p.account_id == ACCOUNT)
+        await engine.close()
+
+        again = await engine_factory(
+            mt5_settings(SystemMode.LIVE), db_path=tmp_path / "engine.db", start=False
+        )
+        await again.start(run_loops=False)
+        await settle(again, terminal)
+        await assert_ledgers_exact(again.store, again.settings)
+        fills = await again.store.ledger.fills(ACCOUNT, limit=-1)
+        assert len(fills) == len(terminal.accounts[LOGIN].deals)
+        worker = again.manager.get(ACCOUNT)  # type: ignore[union-attr]
+        assert sorted(p.ticket for p in worker.broker.positions()) == before  # type: ignore[union-attr]
+    finally:
+        terminal.close()
