@@ -13,7 +13,7 @@ import time
 
 from bench.report import print_figures
 
-BENCHMARKS = ("store", "engine", "panel", "startup", "rest", "ws", "load", "jobs")
+BENCHMARKS = ("store", "engine", "panel", "startup", "rest", "ws", "load", "jobs", "risk")
 
 
 def main() -> int:

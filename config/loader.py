@@ -58,8 +58,8 @@ def load_settings(path: Path | None = None, *, env: Mapping[str, str] | None = N
 
 def check_file(path: Path | None, *, env: Mapping[str, str] | None = None) -> ValidationReport:
     """Every parse and rule issue of `path` in one report (`tradedeck validate`);
-    never raises for a bad or missing file."""
-    return _load(path, env)[1]
+    never raises for a bad or missing file. Probes mt5linux servers too."""
+    return _load(path, env, probe_bridges=True)[1]
 
 
 def password_env_var(account_id: str) -> str:
@@ -72,7 +72,7 @@ def password_env_var(account_id: str) -> str:
 
 
 def _load(
-    path: Path | None, env: Mapping[str, str] | None
+    path: Path | None, env: Mapping[str, str] | None, *, probe_bridges: bool = False
 ) -> tuple[Settings | None, ValidationReport]:
     report = ValidationReport(subject=DEMO_FILE if path is None else path.name)
     text = _read(path, report)
@@ -89,7 +89,7 @@ def _load(
     except ValidationError as error:
         _add_parse_errors(report, error, data, overridden)
         return None, report
-    report.issues.extend(validate_settings(settings).issues)
+    report.issues.extend(validate_settings(settings, probe_bridges=probe_bridges).issues)
     return settings, report
 
 

@@ -64,10 +64,15 @@ def pydantic_message(detail: ErrorDetails) -> str:
 
 
 def validate_settings(
-    settings: Settings, *, env: Mapping[str, str] | None = None
+    settings: Settings, *, env: Mapping[str, str] | None = None, probe_bridges: bool = False
 ) -> ValidationReport:
     """Every rule, on the whole configuration. `env` (default: the process
-    environment) is where enabled MT5 accounts' passwords must be."""
+    environment) is where enabled MT5 accounts' passwords must be.
+
+    `probe_bridges` also connects to each mt5linux server (up to 0.5 s each):
+    only `tradedeck validate` does, because it blocks. Inside the engine the
+    worker's own connection names a server that does not answer, without
+    stopping the event loop (`engine.brokers.mt5.transport`)."""
     report = ValidationReport()
     if settings.defaults.risk is None:
         report.warning(
@@ -87,6 +92,8 @@ def validate_settings(
     environment = os.environ if env is None else env
     for index, account in enumerate(settings.accounts):
         _check_account(report, settings, index, account, environment)
+        if probe_bridges and account.broker is BrokerKind.MT5 and account.enabled:
+            _probe_mt5linux(report, account, ("accounts", index))
     _check_unique(
         report,
         "mt5 login",
@@ -167,8 +174,8 @@ def _check_mt5(
     at: tuple[str | int, ...],
     env: Mapping[str, str],
 ) -> None:
-    """Login and server; for an enabled account also the password source and a
-    reachable mt5linux bridge (a disabled account is checked when started)."""
+    """Login and server; for an enabled account also the password source (a
+    disabled account is checked when started)."""
     for name in ("login", "server"):
         if getattr(account, name) is None:
             report.error(field_path(*at, name), f"an mt5 account needs a {name}")
@@ -189,16 +196,24 @@ def _check_mt5(
                 field_path(*at, "password_env"),
                 f"the password variable {variable} is not set in the environment",
             )
-    if account.mt5linux_host:
-        address = (account.mt5linux_host, account.mt5linux_port)
-        try:
-            socket.create_connection(address, timeout=BRIDGE_PROBE_SECONDS).close()
-        except OSError as error:
-            report.warning(
-                field_path(*at, "mt5linux_host"),
-                f"the mt5linux bridge at {address[0]}:{address[1]} does not answer "
-                f"({error.strerror or error}); start it before the worker",
-            )
+
+
+def _probe_mt5linux(
+    report: ValidationReport, account: AccountConfig, at: tuple[str | int, ...]
+) -> None:
+    """A warning when the account's mt5linux server does not accept a connection
+    (it may be started later). Blocks for up to BRIDGE_PROBE_SECONDS."""
+    if not account.mt5linux_host:
+        return
+    address = (account.mt5linux_host, account.mt5linux_port)
+    try:
+        socket.create_connection(address, timeout=BRIDGE_PROBE_SECONDS).close()
+    except OSError as error:
+        report.warning(
+            field_path(*at, "mt5linux_host"),
+            f"the mt5linux bridge at {address[0]}:{address[1]} does not answer "
+            f"({error.strerror or error}); start it before the worker",
+        )
 
 
 def _check_strategy(

@@ -60,6 +60,7 @@ from engine.models import (
     WorkerState,
 )
 from engine.orders.gate import OrderGate
+from engine.risk import KillSwitch, RiskEngine
 from engine.runtime import Runtime
 from engine.strategies.service import StrategyService
 from engine.workers.manager import WorkerManager
@@ -86,6 +87,10 @@ class Engine:
         self.market_cache = MarketCache(self.quote, self.history, store.trades, self.clock)
         # Background jobs and their schedules (`engine.jobs.schedules`).
         self.jobs = JobService(self, builtin_handlers())
+        # Risk limits (a gate check at rank 200, evaluated on every AccountEvent)
+        # and the kill switch (a gate check at rank 0).
+        self.risk = RiskEngine(self)
+        self.kill_switch = KillSwitch(self)
         self.state = EngineState.STOPPED
         self.started_at: datetime | None = None
         self._latest: dict[str, Quote] = {}
@@ -134,6 +139,8 @@ class Engine:
         )
         self.manager = WorkerManager(runtime, self._attach, self._detach)
         await self._load_ledgers()
+        await self.kill_switch.load()  # halted before any worker can send an order
+        await self.risk.start()
         if run_loops:
             self._spawn(self._market_loop(), "market")
             self._spawn(self._mark_loop(), "mark")
@@ -154,6 +161,7 @@ class Engine:
             return
         self._set_state(EngineState.STOPPING)
         await self.jobs.stop()  # first: a running job may use the workers
+        await self.risk.stop()  # its flatten/pause actions use the workers
         if self.manager is not None:
             await self.manager.shutdown(self.settings.engine.stop_timeout_seconds)
         for task in list(self._tasks):
@@ -624,10 +632,11 @@ class Engine:
 
     def _reroute_strategies(self, route: _Route) -> None:
         symbol = route.symbol
+        # A worker streaming its own quotes (MT5: its terminal's) gets none of ours.
         strategies = [
             (handler, worker)
             for worker in self._attached.values()
-            if symbol in worker.account.symbols
+            if symbol in worker.account.symbols and not worker.streams_own_quotes
             for handler in worker.strategy_handlers(symbol)
         ]
         route.strategies = tuple(h for h, _ in strategies)

@@ -175,6 +175,9 @@ class Order(_Model):
     comment: str = ""
     created_at: datetime
     updated_at: datetime
+    broker_ticket: int | None = Field(
+        default=None, description="the broker's own ticket (MT5 order ticket); None on paper"
+    )
 
 
 class Fill(_Model):
@@ -193,6 +196,9 @@ class Fill(_Model):
     profit: Money = Decimal(0)
     strategy_id: str | None = None
     time: datetime
+    broker_ticket: int | None = Field(
+        default=None, description="the broker's own ticket (MT5 deal ticket); None on paper"
+    )
 
 
 class Position(_Model):
@@ -211,6 +217,9 @@ class Position(_Model):
     strategy_id: str | None = None
     magic: int = 0
     comment: str = ""
+    broker_ticket: int | None = Field(
+        default=None, description="the broker's own ticket (MT5 position id); None on paper"
+    )
 
 
 class AccountSnapshot(_Model):

@@ -143,6 +143,15 @@ class LedgerStore:
         )
         return [Fill.model_validate(dict(r)) for r in rows]
 
+    async def fills_since(self, account_id: str, since: datetime) -> list[Fill]:
+        """An account's fills at or after `since`, oldest first: the deals an MT5
+        account has already stored from the window its terminal is read over."""
+        rows = await self._db.fetchall(
+            "SELECT * FROM fills WHERE account_id = ? AND time >= ? ORDER BY ticket",
+            (account_id, timestamp(since)),
+        )
+        return [Fill.model_validate(dict(r)) for r in rows]
+
     async def positions(self, account_id: str | None = None) -> list[Position]:
         """Open positions, oldest ticket first."""
         where, params = _account_filter(account_id)

@@ -28,6 +28,15 @@ class Holdings:
     nets: dict[str, Decimal] = field(default_factory=dict)
     counts: dict[str, int] = field(default_factory=dict)
 
+    @property
+    def largest(self) -> Decimal:
+        """The largest net volume in one symbol."""
+        return max((abs(net) for net in self.nets.values()), default=_ZERO)
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
     @classmethod
     def of(cls, positions: Iterable[Position]) -> Holdings:
         holdings = cls()
@@ -43,12 +52,14 @@ class AccountBook:
     """An account (or `*`, every account together) for the risk limits."""
 
     __slots__ = (
+        "_exposures",
         "_holdings",
         "account_id",
         "currency",
         "day",
         "day_start",
         "equity",
+        "generation",
         "orders",
         "peak",
         "positions",
@@ -64,11 +75,16 @@ class AccountBook:
         self.positions: dict[int, Position] = {}
         self.orders: deque[tuple[float, str]] = deque()  # (monotonic time, symbol)
         self._holdings: Holdings | None = None
+        # Bumped by every equity observed and every change of positions: what
+        # was computed in one generation holds until the next.
+        self.generation = 0
+        self._exposures: tuple[int, dict[str, Decimal]] | None = None
 
     def observe(self, equity: Decimal, today: date) -> bool:
         """Take a new equity; True when the peak or the day moved (to be stored).
         The daily loss counts from the first equity seen on each UTC day."""
         self.equity = equity
+        self.generation += 1
         moved = False
         if self.day != today:
             self.day, self.day_start = today, equity
@@ -83,22 +99,32 @@ class AccountBook:
         if closed:
             if old is not None:
                 del self.positions[position.ticket]
-                self._holdings = None
+                self._changed()
             return
         self.positions[position.ticket] = position
         if old is None or old.volume != position.volume or old.side is not position.side:
-            self._holdings = None
+            self._changed()
 
     def replace_positions(self, positions: Iterable[Position]) -> None:
         """Take the broker's positions as they are now."""
         self.positions = {p.ticket: p for p in positions}
-        self._holdings = None
+        self._changed()
 
     @property
     def holdings(self) -> Holdings:
         if self._holdings is None:
             self._holdings = Holdings.of(self.positions.values())
         return self._holdings
+
+    def exposures(self, valuer: Valuer) -> dict[str, Decimal]:
+        """Notional per symbol in the account currency, priced once per generation
+        (the account's limits and the ones over all accounts share it)."""
+        cached = self._exposures
+        if cached is None or cached[0] != self.generation:
+            currency = self.currency
+            values = {s: valuer.notional(s, net, currency) for s, net in self.holdings.nets.items()}
+            cached = self._exposures = (self.generation, values)
+        return cached[1]
 
     def sent(self, now: float, symbol: str) -> None:
         self.orders.append((now, symbol))
@@ -111,15 +137,15 @@ class AccountBook:
             return len(self.orders)
         return sum(1 for _, s in self.orders if s == symbol)
 
-    def daily_loss(self, equity: Decimal | None = None) -> Decimal:
-        equity = self.equity if equity is None else equity
+    def daily_loss(self) -> Decimal:
+        equity = self.equity
         if equity is None or self.day_start is None:
             return _ZERO
         return max(_ZERO, self.day_start - equity)
 
-    def drawdown(self, equity: Decimal | None = None) -> Decimal:
+    def drawdown(self) -> Decimal:
         """Percent below the peak equity."""
-        equity = self.equity if equity is None else equity
+        equity = self.equity
         peak = self.peak
         if equity is None or peak is None or peak <= 0 or equity >= peak:
             return _ZERO
@@ -136,6 +162,10 @@ class AccountBook:
             daily_loss=self.daily_loss(),
             drawdown_percent=self.drawdown(),
         )
+
+    def _changed(self) -> None:
+        self._holdings = None
+        self.generation += 1
 
     def _forget(self, now: float) -> None:
         orders = self.orders

@@ -15,10 +15,12 @@ orders are all refused.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable
 from typing import TYPE_CHECKING
 
 from config.models import SystemMode
 from engine.brokers import retcodes
+from engine.brokers.base import TradeResult
 from engine.errors import Conflict, EngineError
 from engine.models import KillSwitchEvent, KillSwitchState, OrderSource, Severity, SystemEvent
 from engine.orders.gate import OrderContext, Rejection
@@ -87,9 +89,9 @@ class KillSwitch:
             why = f"kill switch{f' ({reason})' if reason else ''}"
             paused = len(engine.pause_strategies())
             cancelled = await self._count(engine.orders.cancel_all(None, reason=why), "cancel")
-            closed = await self._count(engine.orders.flatten(None, reason=why), "flatten") if (
-                flatten
-            ) else 0
+            closed = 0
+            if flatten:
+                closed = await self._count(engine.orders.flatten(None, reason=why), "flatten")
             self.state = state = state.model_copy(
                 update={
                     "cancelled_orders": state.cancelled_orders + cancelled,
@@ -143,13 +145,12 @@ class KillSwitch:
         engine.bus.publish(KillSwitchEvent(time=now, state=self.state))
         engine.bus.publish(SystemEvent(time=now, status=engine.status()))
 
-    async def _count(self, action: asyncio.Future[list[object]] | object, what: str) -> int:
+    async def _count(self, action: Awaitable[list[TradeResult]], what: str) -> int:
         """How many of an action's results succeeded; a failure is logged, and the
         switch stays engaged whatever happens."""
-        engine = self._engine
         try:
-            results = await action  # type: ignore[misc]
+            results = await action
         except EngineError as error:
-            engine.log(f"kill switch: {what} failed: {error.message}", level="error")
+            self._engine.log(f"kill switch: {what} failed: {error.message}", level="error")
             return 0
-        return sum(1 for result in results if getattr(result, "ok", False))
+        return sum(1 for result in results if result.ok)

@@ -3,7 +3,7 @@ continuous evaluation and the pre-trade check use, so the two always agree."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from decimal import Decimal
 
 from config.models import RiskLimitKind, RiskScope
@@ -30,44 +30,52 @@ def measure(
     now: float,
     *,
     instead: tuple[str, Holdings] | None = None,
-    equity: Decimal | None = None,
 ) -> Decimal:
-    """The value `limit` watches now. `instead` replaces one account's holdings
-    (with an order applied) and `equity` the equity of an account limit: what
-    the value would be if the order went through."""
+    """The value `limit` watches now; `instead` replaces one account's holdings
+    (with an order applied): what the value would be if the order went through."""
     kind = limit.kind
     if kind in EQUITY_KINDS:
         book = total if limit.scope is RiskScope.GLOBAL else books.get(limit.account_id or "")
         if book is None:
             return _ZERO
         if kind is RiskLimitKind.MAX_DAILY_LOSS:
-            return book.daily_loss(equity)
-        return book.drawdown(equity)
-    scoped = _scoped(limit, books)
+            return book.daily_loss()
+        return book.drawdown()
+    scoped: Collection[AccountBook]
+    if limit.account_id is not None:
+        book = books.get(limit.account_id)
+        scoped = () if book is None else (book,)
+    else:
+        scoped = books.values()
     symbol = limit.symbol
     if kind is RiskLimitKind.MAX_ORDERS_PER_MINUTE:
         return Decimal(sum(book.orders_sent(now, symbol) for book in scoped))
+    swapped = instead[0] if instead is not None else None
     held = [
-        (instead[1] if instead is not None and instead[0] == book.account_id else book.holdings, book)
+        (instead[1] if instead is not None and book.account_id == swapped else book.holdings, book)
         for book in scoped
     ]
     if kind is RiskLimitKind.MAX_OPEN_POSITIONS:
         if symbol is not None:
             return Decimal(sum(h.counts.get(symbol, 0) for h, _ in held))
-        return Decimal(sum(sum(h.counts.values()) for h, _ in held))
+        return Decimal(sum(h.total for h, _ in held))
     if kind is RiskLimitKind.MAX_EXPOSURE:
-        return sum(
-            (
-                valuer.notional(s, net, book.currency)
-                for h, book in held
-                for s, net in h.nets.items()
-                if symbol is None or s == symbol
-            ),
-            _ZERO,
-        )
+        total = _ZERO
+        for h, book in held:
+            priced = (
+                book.exposures(valuer)
+                if h is book.holdings
+                else {s: valuer.notional(s, net, book.currency) for s, net in h.nets.items()}
+            )
+            total += (
+                priced.get(symbol, _ZERO) if symbol is not None else sum(priced.values(), _ZERO)
+            )
+        return total
     # MAX_POSITION_SIZE: the largest net volume in one symbol, summed over the scope.
     if symbol is not None:
         return abs(sum((h.nets.get(symbol, _ZERO) for h, _ in held), _ZERO))
+    if len(held) == 1:
+        return held[0][0].largest
     nets: dict[str, Decimal] = {}
     for h, _ in held:
         for s, net in h.nets.items():
@@ -104,10 +112,3 @@ def covers(limit: RiskLimit, account_id: str, symbol: str) -> bool:
     if limit.account_id is not None and limit.account_id != account_id:
         return False
     return limit.symbol is None or limit.symbol == symbol
-
-
-def _scoped(limit: RiskLimit, books: Mapping[str, AccountBook]) -> list[AccountBook]:
-    if limit.account_id is not None:
-        book = books.get(limit.account_id)
-        return [] if book is None else [book]
-    return list(books.values())

@@ -16,13 +16,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Coroutine
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from config.models import MarginMode, RiskAction, RiskScope
+from config.models import MarginMode, RiskAction, RiskLimitKind, RiskScope
 from config.validation import risk_limit_problems
 from engine.commit import after_commit
 from engine.errors import Conflict, EngineError, NotFound, ValidationFailed
@@ -86,6 +86,7 @@ class RiskEngine:
         self._wide: list[RiskLimit] = []  # limits over several accounts
         self._covering: dict[tuple[str, str], tuple[RiskLimit, ...]] = {}
         self._dirty: set[str] = set()  # books to store
+        self._inputs: dict[str, object] = {}  # limit id -> what it was last judged on
         self._wide_pending = False
         self._tasks: set[asyncio.Task[None]] = set()
         self._listening = False
@@ -117,12 +118,17 @@ class RiskEngine:
         self._limits = {limit.id: limit for limit in await self._store.risk.limits()}
         stored = await self._store.risk.books()
         currencies = {a.id: a.currency for a in settings.accounts}
+        today = now.date()
+        # The stored ledgers' equity opens the day (when no stored day does) and
+        # may be a new peak.
         for snapshot in self._engine.snapshot().accounts:
             book = AccountBook(snapshot.account_id, currencies.get(snapshot.account_id, "USD"))
             self._restore(book, stored.get(snapshot.account_id))
-            book.equity = snapshot.equity
+            if book.observe(snapshot.equity, today):
+                self._dirty.add(book.account_id)
             self._books[book.account_id] = book
         self._restore(self._total, stored.get(TOTAL))
+        self._update_total(today)
         self._index()
         self._engine.bus.add_listener(self._on_event)
         self._listening = True
@@ -246,6 +252,8 @@ class RiskEngine:
             if reduces:
                 return None
             held = (before, after)
+        if any(limit.kind in EQUITY_KINDS for limit in limits):
+            self._observe_now(account_id, context.account.equity, limits)
         now = self._clock.monotonic()
         for limit in limits:
             rejection = self._refusal(limit, context, held, now)
@@ -277,7 +285,20 @@ class RiskEngine:
         limits = self._by_account.get(account_id)
         if limits:
             now = self._clock.monotonic()
+            holdings = book.holdings
+            inputs = self._inputs
             for limit in limits:
+                # Sizes and counts move only with the positions, an idle order
+                # rate not at all: judged again only when those changed.
+                kind = limit.kind
+                if kind in _SHAPE_KINDS:
+                    if inputs.get(limit.id) is holdings:
+                        continue
+                    inputs[limit.id] = holdings
+                elif kind is RiskLimitKind.MAX_ORDERS_PER_MINUTE:
+                    if not book.orders and inputs.get(limit.id) is _IDLE:
+                        continue
+                    inputs[limit.id] = None if book.orders else _IDLE
                 self._judge(limit, self._measure(limit, now))
         if not self._wide_pending:
             self._wide_pending = True
@@ -298,7 +319,7 @@ class RiskEngine:
         except Exception:
             log.exception("risk evaluation failed")
 
-    def _update_total(self, today: Any) -> None:
+    def _update_total(self, today: date) -> None:
         books = self._books.values()
         equity = sum((b.equity for b in books if b.equity is not None), Decimal(0))
         total = self._total
@@ -367,6 +388,7 @@ class RiskEngine:
     def _forget(self, limit: RiskLimit) -> None:
         """A deleted or disabled limit stands nowhere: its alerts are resolved."""
         self._levels.pop(limit.id, None)
+        self._inputs.pop(limit.id, None)
         for level in ("warning", "breach"):
             self._engine.alerts.resolve_key(f"risk:{limit.id}:{level}")
 
@@ -447,8 +469,7 @@ class RiskEngine:
                 if value > held:
                     return over_limit(limit, value, self._unit(limit))
         elif kind in EQUITY_KINDS:
-            equity = context.account.equity if limit.scope is RiskScope.ACCOUNT else None
-            value = measure(limit, books, total, valuer, now, equity=equity)
+            value = self._measure(limit, now)
             if value > limit.threshold:
                 return breached(limit, value, self._unit(limit))
         else:  # orders per minute: this one included
@@ -457,11 +478,22 @@ class RiskEngine:
                 return over_limit(limit, value, self._unit(limit))
         return None
 
+    def _observe_now(self, account_id: str, equity: Decimal, limits: tuple[RiskLimit, ...]) -> None:
+        """Judge the equity limits on the account's equity this instant, so an
+        order sees a loss (or a new day) before the next mark does."""
+        self._account_changed(account_id, equity)
+        wide = [
+            limit for limit in limits if limit.account_id is None and limit.kind in EQUITY_KINDS
+        ]
+        if wide:
+            self._update_total(self._clock.now().date())
+            now = self._clock.monotonic()
+            for limit in wide:
+                self._judge(limit, self._measure(limit, now))
+
     def _cover(self, account_id: str, symbol: str) -> tuple[RiskLimit, ...]:
         limits = tuple(
-            limit
-            for limit in self.limits()
-            if limit.enabled and covers(limit, account_id, symbol)
+            limit for limit in self.limits() if limit.enabled and covers(limit, account_id, symbol)
         )
         self._covering[(account_id, symbol)] = limits
         return limits
@@ -482,6 +514,7 @@ class RiskEngine:
 
     def _put(self, limit: RiskLimit, what: str) -> None:
         self._limits[limit.id] = limit
+        self._inputs.pop(limit.id, None)
         self._index()
         self._publish(limit, what)
         if not limit.enabled:
@@ -537,11 +570,14 @@ class RiskEngine:
         ]
 
     async def _new_id(self, fields: dict[str, Any]) -> str:
-        base = "-".join(
-            str(part)
-            for part in (fields.get("kind"), fields.get("account_id"), fields.get("symbol"))
-            if part
-        ) or "limit"
+        base = (
+            "-".join(
+                str(part)
+                for part in (fields.get("kind"), fields.get("account_id"), fields.get("symbol"))
+                if part
+            )
+            or "limit"
+        )
         known = await self._store.risk.known_ids()
         candidate, n = base, 1
         while candidate in known:
@@ -601,6 +637,9 @@ def _next_level(old: RiskLevel, value: Decimal, limit: RiskLimit) -> RiskLevel:
         return RiskLevel.WARNING
     return RiskLevel.OK
 
+
+_SHAPE_KINDS = frozenset({RiskLimitKind.MAX_POSITION_SIZE, RiskLimitKind.MAX_OPEN_POSITIONS})
+_IDLE = object()  # an order-rate limit judged with no order in its window
 
 _ACTION_WORDS = {
     RiskAction.BLOCK: "",

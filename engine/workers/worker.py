@@ -2,8 +2,11 @@
 
 It connects the account's broker, feeds it and the account's strategies with
 quotes, sends the strategies' orders one at a time, and stores every change
-to the ledger before anyone hears of it. A worker knows nothing of
-supervision: when it fails it calls `on_crash` and its manager decides.
+to the ledger before anyone hears of it. A paper account's quotes come from
+the engine's market (the engine routes them here); an MT5 account streams
+its own from its terminal (`streams_own_quotes`), and warms its strategies
+up on the terminal's bars. A worker knows nothing of supervision: when it
+fails it calls `on_crash` and its manager decides.
 """
 
 from __future__ import annotations
@@ -12,11 +15,11 @@ import asyncio
 import contextlib
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, time
 from decimal import Decimal
 
-from config.models import AccountConfig, BrokerKind, InstrumentConfig
+from config.models import AccountConfig, BrokerKind, InstrumentConfig, Timeframe
 from engine.brokers.base import (
     Broker,
     Changes,
@@ -26,14 +29,15 @@ from engine.brokers.base import (
     TriggerBand,
     new_order,
 )
-from engine.brokers.mt5.broker import Mt5Broker, Mt5Hooks
+from engine.brokers.mt5.broker import TIMEFRAMES, Mt5Broker, Mt5Hooks, deals_from
 from engine.brokers.mt5.guard import LIVE_MODE_CHECK, LIVE_MODE_RANK, live_mode_check
 from engine.brokers.paper import PaperBroker
 from engine.commit import after_commit
-from engine.errors import Conflict
+from engine.errors import Conflict, EngineError
 from engine.models import (
     AccountEvent,
     AccountSnapshot,
+    Bar,
     FillEvent,
     OrderEvent,
     OrderSource,
@@ -57,10 +61,11 @@ from engine.strategies import create_strategy
 from engine.strategies.base import Strategy
 
 QuoteHandler = Callable[[Quote], None]
+History = Mapping[tuple[str, Timeframe], list[Bar]]
+"""Warm-up bars by symbol and timeframe."""
 
 _WARM_UP_BARS = 200
 _REMEMBERED_CLIENT_IDS = 10_000
-_KNOWN_FILLS = 5_000  # an MT5 account's recent fills, not stored again after a restart
 
 
 class Worker:
@@ -85,6 +90,7 @@ class Worker:
         self.broker: Broker | None = None
         self.strategies: dict[str, Strategy] = {}
         self._orders: asyncio.Queue[OrderRequest | tuple[int, str]] = asyncio.Queue()
+        self._quotes: asyncio.Queue[list[Quote]] = asyncio.Queue()  # own feed (MT5)
         self._tasks: set[asyncio.Task[None]] = set()
         self._send_lock = asyncio.Lock()
         self._by_client_id: OrderedDict[str, TradeResult] = OrderedDict()
@@ -102,6 +108,12 @@ class Worker:
     @property
     def state(self) -> WorkerState:
         return self._info.status
+
+    @property
+    def streams_own_quotes(self) -> bool:
+        """Whether the account's quotes come from its own broker (an MT5 terminal)
+        rather than the engine's market, which then routes it none of its own."""
+        return self.account.broker is BrokerKind.MT5
 
     @property
     def info(self) -> WorkerInfo:
@@ -131,11 +143,14 @@ class Worker:
         self.broker = await self._connect()
         for order in await self.rt.store.ledger.orders(self.account_id, limit=1000):
             self._remember(order.client_order_id, TradeResult(order.retcode or 0, "known", order))
-        for symbol in self.account.symbols:
-            quote = self.rt.market.quote(symbol)
-            if quote is not None:
-                self._apply(self.broker.on_quote(quote))
-        self.strategies = self._build_strategies()
+        if not self.streams_own_quotes:
+            for symbol in self.account.symbols:
+                quote = self.rt.market.quote(symbol)
+                if quote is not None:
+                    self._apply(self.broker.on_quote(quote))
+        self.strategies = await self._build_strategies()
+        if self.streams_own_quotes:
+            self._spawn(self._quote_loop(), "quotes")
         self._spawn(self._order_loop(), "orders")
         self._spawn(self._heartbeat_loop(), "heartbeat")
         self.set_state(WorkerState.RUNNING, heartbeat_at=clock.now())
@@ -182,6 +197,14 @@ class Worker:
         """Give the broker a quote that reached its trigger band; store what fired."""
         assert self.broker is not None
         self._apply(self.broker.on_quote(quote))
+
+    def quote(self, symbol: str) -> Quote | None:
+        """`symbol`'s latest quote as this account sees it: its terminal's for the
+        symbols an MT5 account trades, else the engine's market (for an MT5
+        account, only to convert currencies it does not trade)."""
+        if self.streams_own_quotes and symbol in self.account.symbols:
+            return self.broker.last_quote(symbol) if self.broker is not None else None
+        return self.rt.market.quote(symbol)
 
     def check_stop_out(self) -> None:
         """Let the broker close positions if the margin level fell below its
@@ -283,11 +306,17 @@ class Worker:
 
     def add_strategy(self, definition: StrategyDefinition) -> StrategyInfo:
         """Build, warm up and run `definition` now (once: a strategy the worker
-        already runs is left as it is)."""
+        already runs is left as it is). On an MT5 account it runs at once and
+        warms up as soon as the terminal's bars arrive."""
         if self.state is WorkerState.RUNNING and definition.id not in self.strategies:
-            self.strategies[definition.id] = self._build_strategy(
-                definition, _Context(self), self.rt.clock.now()
-            )
+            if isinstance(self.broker, Mt5Broker):
+                strategy = self._build_strategy(definition, _Context(self), {})
+                warm_up = self._warm_up_from_terminal(strategy, definition, self.broker)
+                self._spawn(warm_up, "warm-up")
+            else:
+                history = self._market_history([definition])
+                strategy = self._build_strategy(definition, _Context(self), history)
+            self.strategies[definition.id] = strategy
         return self.strategy_info(definition)
 
     def remove_strategy(self, strategy_id: str) -> None:
@@ -337,27 +366,82 @@ class Worker:
         rt.gate.add(
             LIVE_MODE_CHECK, live_mode_check(lambda: rt.settings.engine.mode), rank=LIVE_MODE_RANK
         )
+        # A fresh feed per connection: what an old one still delivers goes nowhere.
+        self._quotes = asyncio.Queue()
         hooks = Mt5Hooks(
             on_changes=self._apply,
+            on_quotes=self._quotes.put_nowait,
             on_link=lambda state, error: self.set_state(state, error=error),
             alerts=rt.alerts,
             log=lambda message, level: rt.log(message, level=level, account_id=self.account_id),
         )
-        known = await rt.store.ledger.fills(self.account_id, limit=_KNOWN_FILLS)
+        since = deals_from(rt.clock.now(), ledger)
+        known = await rt.store.ledger.fills_since(self.account_id, since)
         broker = Mt5Broker(self.account, rt.clock, rt.tickets, ledger, hooks, known_fills=known)
         await broker.connect()
         return broker
 
-    def _build_strategies(self) -> dict[str, Strategy]:
+    async def _build_strategies(self) -> dict[str, Strategy]:
+        definitions = self.rt.strategy_service.definitions(self.account_id)
+        history: History = {}
+        if not isinstance(self.broker, Mt5Broker):
+            history = self._market_history(definitions)
+        else:
+            # A terminal lost right after connecting is the poller's to reconnect;
+            # the strategies then build their bars from live ticks.
+            try:
+                history = await self._terminal_history(self.broker, definitions)
+            except EngineError as exc:
+                self._no_warm_up("strategies", exc)
         context = _Context(self)
+        return {d.id: self._build_strategy(d, context, history) for d in definitions}
+
+    def _market_history(self, definitions: Iterable[StrategyDefinition]) -> History:
         now = self.rt.clock.now()
+        wanted = {(symbol, d.timeframe) for d in definitions for symbol in d.symbols}
         return {
-            d.id: self._build_strategy(d, context, now)
-            for d in self.rt.strategy_service.definitions(self.account_id)
+            (symbol, frame): self.rt.market.history(symbol, frame, _WARM_UP_BARS, now)
+            for symbol, frame in wanted
         }
 
+    async def _terminal_history(
+        self, broker: Mt5Broker, definitions: Iterable[StrategyDefinition]
+    ) -> History:
+        """The terminal's last closed bars (copy_rates_from_pos), one call per
+        symbol and timeframe. MT5 has no bars shorter than M1: strategies on
+        those build their first bars from live ticks."""
+        wanted = sorted({(symbol, d.timeframe) for d in definitions for symbol in d.symbols})
+        history: dict[tuple[str, Timeframe], list[Bar]] = {}
+        for symbol, frame in wanted:
+            if frame in TIMEFRAMES:
+                history[symbol, frame] = await broker.rates(symbol, frame, _WARM_UP_BARS)
+        for frame in sorted({frame for _, frame in wanted if frame not in TIMEFRAMES}):
+            self.rt.log(
+                f"MT5 has no {frame.value} bars: strategies on {frame.value} warm up on live ticks",
+                account_id=self.account_id,
+            )
+        return history
+
+    async def _warm_up_from_terminal(
+        self, strategy: Strategy, definition: StrategyDefinition, broker: Mt5Broker
+    ) -> None:
+        try:
+            history = await self._terminal_history(broker, [definition])
+        except EngineError as exc:
+            self._no_warm_up(f"strategy {strategy.id}", exc)
+            return
+        for symbol in strategy.symbols:
+            strategy.warm_up(history.get((symbol, strategy.timeframe), []))
+
+    def _no_warm_up(self, who: str, error: EngineError) -> None:
+        self.rt.log(
+            f"{who}: no warm-up bars from the terminal ({error}); bars come from live ticks",
+            level="warning",
+            account_id=self.account_id,
+        )
+
     def _build_strategy(
-        self, definition: StrategyDefinition, context: _Context, now: datetime
+        self, definition: StrategyDefinition, context: _Context, history: History
     ) -> Strategy:
         risk = self.rt.settings.account_risk(self.account).merged(definition.risk)
         strategy = create_strategy(
@@ -370,8 +454,7 @@ class Worker:
             context,
         )
         for symbol in definition.symbols:
-            history = self.rt.market.history(symbol, definition.timeframe, _WARM_UP_BARS, now)
-            strategy.warm_up(history)
+            strategy.warm_up(history.get((symbol, definition.timeframe), []))
         if definition.paused:
             strategy.pause()
         return strategy
@@ -400,6 +483,17 @@ class Worker:
                         level="warning",
                         account_id=self.account_id,
                     )
+
+    async def _quote_loop(self) -> None:
+        """An MT5 account's own feed: the terminal's ticks that moved, to its
+        broker and its strategies. A strategy that raises crashes the worker."""
+        broker = self.broker
+        assert broker is not None
+        while True:
+            for quote in await self._quotes.get():
+                self._apply(broker.on_quote(quote))
+                for handler in self.strategy_handlers(quote.symbol):
+                    handler(quote)
 
     async def _heartbeat_loop(self) -> None:
         interval = self.rt.settings.engine.heartbeat_seconds
@@ -483,7 +577,7 @@ class _Context:
         return positions if symbol is None else [p for p in positions if p.symbol == symbol]
 
     def quote(self, symbol: str) -> Quote | None:
-        return self._worker.rt.market.quote(symbol)
+        return self._worker.quote(symbol)
 
     def submit(self, request: OrderRequest) -> None:
         self._worker._orders.put_nowait(request)

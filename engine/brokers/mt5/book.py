@@ -8,13 +8,17 @@ Terminal tickets are mapped to engine tickets (one ticket sequence for every
 account in the store): an order's engine ticket travels in its comment
 (`td<ticket>`), a position takes the engine ticket of the order that opened
 it (as on MT5), and deals the terminal made itself (SL, TP, stop-out) get a
-system order of their own. No I/O here: the broker reads, the book decides.
+system order of their own. Every order, deal and position stored keeps its
+terminal ticket (`broker_ticket`), which is what matches them after a
+restart; the comment tag and, for deals, their time, side, volume and price
+are the fallback for rows stored without one. Ticks become quotes only when
+they changed (`time_msc`). No I/O here: the broker reads, the book decides.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
@@ -44,7 +48,6 @@ class Reading:
     positions: Sequence[Record]
     orders: Sequence[Record]
     deals: Sequence[Record]
-    ticks: dict[str, Record] = field(default_factory=dict)
 
 
 class TerminalBook:
@@ -58,7 +61,8 @@ class TerminalBook:
         known_fills: Iterable[Fill] = (),
     ) -> None:
         """`ledger` is what the store holds for the account; `known_fills` its
-        recent fills, so deals already stored are not stored again after a restart."""
+        fills from the window of deals read, so deals already stored are not
+        stored again after a restart."""
         self.account_id = account_id
         self.magic = magic
         self._tickets = tickets
@@ -72,14 +76,24 @@ class TerminalBook:
         self.positions: dict[int, Position] = {p.ticket: p for p in ledger.positions}
         self.orders: dict[int, Order] = {o.ticket: o for o in ledger.orders}
         self.in_doubt: dict[int, Order] = {}  # sent, answer lost: not yet found or ruled out
-        self.order_ids: dict[int, int] = {}  # terminal order ticket -> engine ticket
-        self.position_ids: dict[int, int] = {}  # terminal position id -> engine ticket
+        # terminal order ticket -> engine ticket; terminal position id -> engine ticket
+        self.order_ids = {o.broker_ticket: o.ticket for o in ledger.orders if o.broker_ticket}
+        self.position_ids = {p.broker_ticket: p.ticket for p in ledger.positions if p.broker_ticket}
         self.strategies: dict[int, str | None] = {p.ticket: p.strategy_id for p in ledger.positions}
         self.strategies.update({o.ticket: o.strategy_id for o in ledger.orders})
         self.seen_deals: set[int] = set()
         self.filled: dict[int, tuple[Decimal, Decimal]] = {}  # engine order -> (volume, last price)
         self.found: set[int] = set()  # engine tickets seen on the terminal (reconciliation)
-        self._stored = {_signature(f) for f in known_fills}
+        self._stored: dict[int, Fill] = {}  # by terminal deal ticket
+        self._stored_untagged: dict[tuple[object, ...], Fill] = {}  # stored before 0007
+        for fill in known_fills:
+            if fill.broker_ticket is not None:
+                self._stored[fill.broker_ticket] = fill
+            else:
+                self._stored_untagged[_signature(fill)] = fill
+        self._tick_msc: dict[str, int] = {}  # symbol -> time_msc of the last tick quoted
+        self._deal_days: list[tuple[datetime, Decimal]] = []  # (time, profit - commission)
+        self._today: tuple[datetime, Decimal] | None = None  # (day start, realised since)
 
     # --- mapping ---------------------------------------------------------------------
 
@@ -100,20 +114,44 @@ class TerminalBook:
         self.order_ids[terminal_order] = order.ticket
         self.strategies.setdefault(order.ticket, order.strategy_id)
 
+    def realised_since(self, day_start: datetime) -> Decimal:
+        """Profit less commission of this account's deals at or after `day_start`,
+        among the deals of the last reading (which reaches back past a day)."""
+        if self._today is None or self._today[0] != day_start:
+            total = sum((net for time, net in self._deal_days if time >= day_start), _ZERO)
+            self._today = (day_start, total)
+        return self._today[1]
+
     # --- reading the terminal --------------------------------------------------------
+
+    def ticks(self, records: dict[str, Record | None]) -> list[Quote]:
+        """The ticks (symbol_info_tick by symbol) that changed since the last
+        reading, as quotes; every one becomes the symbol's latest quote."""
+        quotes = []
+        for symbol, tick in records.items():
+            if not tick:
+                continue
+            msc = int(tick.get("time_msc") or 0)
+            if self._tick_msc.get(symbol) == msc:
+                continue
+            quote = self._quote(symbol, tick)
+            if quote is not None:
+                self._tick_msc[symbol] = msc
+                quotes.append(quote)
+        return quotes
 
     def absorb(self, reading: Reading, opening: dict[int, Record] | None = None) -> Changes:
         """Everything that changed since the last reading. `opening` maps terminal
         position ids to their opening deal when the broker had to look them up."""
         changes = Changes()
         self.account_info = reading.account
-        for symbol, tick in reading.ticks.items():
-            self._quote(symbol, tick)
         last_out: dict[int, Fill] = {}
         deals = sorted(
             (d for d in reading.deals if mapping.is_trade_deal(d) and self.ours(d)),
             key=lambda d: (int(d.get("time_msc") or 0), int(d["ticket"])),
         )
+        self._deal_days = [(mapping.moment(d), _net(d)) for d in deals]
+        self._today = None
         for deal in deals:
             fill = self._deal(deal, opening or {}, changes)
             if fill is not None and fill.entry is not DealEntry.IN:
@@ -124,19 +162,21 @@ class TerminalBook:
             changes.balance = self.balance
         return changes
 
-    def _quote(self, symbol: str, tick: Record) -> None:
+    def _quote(self, symbol: str, tick: Record) -> Quote | None:
         spec = self.specs.get(symbol)
         if spec is None or not tick.get("bid") or not tick.get("ask"):
-            return
+            return None
         bid, ask = spec.price(tick["bid"]), spec.price(tick["ask"])
         assert bid is not None and ask is not None
-        self.quotes[symbol] = Quote(
+        quote = Quote(
             symbol=symbol,
             bid=bid,
             ask=ask,
             time=mapping.moment(tick),
             mid=float((bid + ask) / 2),
         )
+        self.quotes[symbol] = quote
+        return quote
 
     def _deal(self, deal: Record, opening: dict[int, Record], changes: Changes) -> Fill | None:
         ticket = int(deal["ticket"])
@@ -147,36 +187,54 @@ class TerminalBook:
         spec = self.specs.get(symbol)
         digits = spec.digits if spec is not None else 5
         entry = mapping.deal_entry(deal)
+        price = mapping.decimal(deal["price"], digits)
+        volume = mapping.volume(deal["volume"])
+        side = mapping.deal_side(deal)
+        time = mapping.moment(deal)
+        stored = self._stored.get(ticket) or self._stored_untagged.get(
+            (time, symbol, side, entry, volume, price)
+        )
+        if stored is not None:
+            self._restored(deal, stored)
+            return None
         order_ticket = self._order_of(deal, changes)
         position_ticket = self._position_of(deal, entry, order_ticket, opening)
         strategy = self.strategies.get(order_ticket) or self.strategies.get(position_ticket)
         self.strategies.setdefault(position_ticket, strategy)
         fill = Fill(
-            ticket=0,
+            ticket=self._tickets(),
             order_ticket=order_ticket,
             position_ticket=position_ticket,
             account_id=self.account_id,
             symbol=symbol,
-            side=mapping.deal_side(deal),
+            side=side,
             entry=entry,
-            volume=mapping.volume(deal["volume"]),
-            price=mapping.decimal(deal["price"], digits),
+            volume=volume,
+            price=price,
             commission=-mapping.money(float(deal.get("commission", 0)) + float(deal.get("fee", 0))),
             profit=mapping.money(float(deal.get("profit", 0)) + float(deal.get("swap", 0))),
             strategy_id=strategy,
-            time=mapping.moment(deal),
+            time=time,
+            broker_ticket=ticket,
         )
-        volume, _ = self.filled.get(order_ticket, (_ZERO, _ZERO))
-        self.filled[order_ticket] = (volume + fill.volume, fill.price)
-        self.found.add(order_ticket)
-        if _signature(fill) in self._stored:
-            return None  # stored before a restart
-        fill = fill.model_copy(update={"ticket": self._tickets()})
+        self._count_fill(order_ticket, volume, price)
         self.balance += fill.profit - fill.commission
         self.realised += fill.profit
         self.commission += fill.commission
         changes.fills.append(fill)
         return fill
+
+    def _restored(self, deal: Record, stored: Fill) -> None:
+        """A deal stored before a restart: learn its terminal tickets from it."""
+        self.order_ids.setdefault(int(deal["order"]), stored.order_ticket)
+        self.position_ids.setdefault(int(deal["position_id"]), stored.position_ticket)
+        self.strategies.setdefault(stored.position_ticket, stored.strategy_id)
+        self._count_fill(stored.order_ticket, stored.volume, stored.price)
+
+    def _count_fill(self, order_ticket: int, volume: Decimal, price: Decimal) -> None:
+        before, _ = self.filled.get(order_ticket, (_ZERO, _ZERO))
+        self.filled[order_ticket] = (before + volume, price)
+        self.found.add(order_ticket)
 
     def _order_of(self, deal: Record, changes: Changes) -> int:
         """The engine ticket of the order behind `deal`; the terminal's own orders
@@ -209,6 +267,7 @@ class TerminalBook:
                 comment=str(deal.get("comment", ""))[: mapping.COMMENT_LENGTH],
                 created_at=now,
                 updated_at=now,
+                broker_ticket=terminal,
             )
         )
         return ticket
@@ -239,7 +298,7 @@ class TerminalBook:
                 ticket = self._tickets()
             self.position_ids[terminal] = ticket
             self.found.add(ticket)
-            current[ticket] = self._position(ticket, record)
+            current[ticket] = self._position(ticket, terminal, record)
         for ticket, position in current.items():
             before = self.positions.get(ticket)
             if before is None or _moved(before, position):
@@ -256,7 +315,7 @@ class TerminalBook:
             changes.closed.append(final)
         self.positions = current
 
-    def _position(self, ticket: int, record: Record) -> Position:
+    def _position(self, ticket: int, terminal: int, record: Record) -> Position:
         symbol = str(record["symbol"])
         spec = self.specs.get(symbol)
         digits = spec.digits if spec is not None else 5
@@ -276,6 +335,7 @@ class TerminalBook:
             strategy_id=self.strategies.get(ticket),
             magic=int(record.get("magic", 0)),
             comment=mapping.user_comment(record.get("comment")),
+            broker_ticket=terminal,
         )
 
     def _orders(self, records: Sequence[Record], changes: Changes) -> None:
@@ -323,6 +383,7 @@ class TerminalBook:
             "status": OrderStatus.PARTIALLY_FILLED if filled > 0 else OrderStatus.PLACED,
             "filled_volume": filled,
             "retcode": retcodes.PLACED,
+            "broker_ticket": int(record["ticket"]),
         }
         if known is not None:
             changed = {k: v for k, v in update.items() if getattr(known, k) != v}
@@ -368,8 +429,15 @@ class TerminalBook:
 
 
 def _signature(fill: Fill) -> tuple[object, ...]:
-    """What identifies a deal without its terminal ticket (which the store does not keep)."""
+    """What identifies a deal stored without its terminal ticket (before 0007)."""
     return (fill.time, fill.symbol, fill.side, fill.entry, fill.volume, fill.price)
+
+
+def _net(deal: Record) -> Decimal:
+    """A deal's profit less its costs, as the fill stores them (profit + swap,
+    commission + fee), like a paper account's realised P&L."""
+    profit = mapping.money(float(deal.get("profit", 0)) + float(deal.get("swap", 0)))
+    return profit + mapping.money(float(deal.get("commission", 0)) + float(deal.get("fee", 0)))
 
 
 def _level(value: float | None, digits: int) -> Decimal | None:
@@ -377,15 +445,11 @@ def _level(value: float | None, digits: int) -> Decimal | None:
 
 
 def _moved(before: Position, after: Position) -> bool:
-    return (before.volume, before.open_price, before.sl, before.tp, before.side) != (
-        after.volume,
-        after.open_price,
-        after.sl,
-        after.tp,
-        after.side,
-    )
+    """Worth storing again; a position stored without its terminal ticket gets it."""
+    fields = ("volume", "open_price", "sl", "tp", "side", "broker_ticket")
+    return any(getattr(before, f) != getattr(after, f) for f in fields)
 
 
 def _order_moved(before: Order, after: Order) -> bool:
     fields = ("type", "volume", "price", "stop_limit", "sl", "tp", "status", "filled_volume")
-    return any(getattr(before, f) != getattr(after, f) for f in fields)
+    return any(getattr(before, f) != getattr(after, f) for f in (*fields, "broker_ticket"))

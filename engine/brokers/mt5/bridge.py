@@ -7,7 +7,8 @@ engine's event loop. The parent writes one JSON request per line on stdin
 one JSON response per line on stdout (`{"id": 1, "ok": true, "result": ...,
 "last_error": [code, text]}`). Results are plain JSON: the package's named
 tuples become objects with their field names, tuples of them lists, rates
-arrays lists of objects.
+arrays lists of objects. `symbol_info_ticks` (a list of symbols) answers every
+symbol's `symbol_info_tick` at once.
 
 Run as a script (`python bridge.py`, or `python bridge.py --mt5linux
 HOST:PORT` to reach a terminal under Wine through mt5linux's rpyc server
@@ -44,7 +45,18 @@ CALLS = frozenset(
         "history_orders_get",
     }
 )
-"""What the parent may call: the terminal API and nothing else."""
+"""What the parent may call: the terminal API, and the batches below."""
+
+
+def symbol_info_ticks(module: Any, symbols: list[str]) -> dict[str, Any]:
+    """`symbol_info_tick` of each symbol (None where there is none): the quotes
+    of a whole account in one round trip between the engine and this process."""
+    return {symbol: module.symbol_info_tick(symbol) for symbol in symbols}
+
+
+BATCHES = {"symbol_info_ticks": symbol_info_ticks}
+"""Several terminal calls in one request: they run here, next to the terminal,
+so the engine waits for one answer instead of one per symbol."""
 
 
 def plain(value: Any) -> Any:
@@ -88,10 +100,12 @@ def serve(module: Any, requests: Any, out: Any) -> None:
 def answer(module: Any, request: dict[str, Any]) -> dict[str, Any]:
     name = request.get("call")
     response: dict[str, Any] = {"id": request.get("id")}
-    if name not in CALLS:
+    batch = BATCHES.get(name)  # type: ignore[arg-type]
+    if name not in CALLS and batch is None:
         return {**response, "ok": False, "exception": f"{name!r} is not a terminal call"}
+    args, kwargs = request.get("args", ()), request.get("kwargs", {})
     try:
-        result = getattr(module, name)(*request.get("args", ()), **request.get("kwargs", {}))
+        result = batch(module, *args, **kwargs) if batch else getattr(module, name)(*args, **kwargs)
     except Exception as exc:  # the terminal's exception goes back to the caller
         return {**response, "ok": False, "exception": f"{type(exc).__name__}: {exc}"}
     response.update(ok=True, result=plain(result))

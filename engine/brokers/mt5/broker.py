@@ -4,8 +4,11 @@ paper broker.
 Every terminal call goes through the account's own bridge process (one
 terminal per process, each call with a timeout, one call at a time). The
 terminal acts on SL/TP, pending orders and stop-out itself, so the broker
-reads positions, orders and deals every `mt5_poll_ms` and reports what
-changed through `on_changes`; `on_quote` and `trigger_band` have nothing to do.
+reads positions, orders, deals and the ticks of the account's symbols (all
+of them in one round trip) every `mt5_poll_ms`, reports what changed through
+`on_changes` and the ticks that moved through `on_quotes`: the account's
+strategies trade on its terminal's prices. `on_quote` and `trigger_band`
+have nothing to do.
 
 Order results follow MT5's rules: requotes and busy servers are retried
 with backoff; a lost answer (timeout, no connection, empty result) may hide an
@@ -22,7 +25,7 @@ import asyncio
 import contextlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -59,6 +62,9 @@ from engine.models import (
     WorkerState,
 )
 
+TICKS_CALL = "symbol_info_ticks"
+"""The bridge's batch of `symbol_info_tick`: every symbol's tick in one round trip."""
+
 RETRIED = frozenset(
     {
         retcodes.REQUOTE,
@@ -72,7 +78,7 @@ RETRIED = frozenset(
 UNCERTAIN = frozenset({retcodes.TIMEOUT, retcodes.CONNECTION})
 """The order may have executed although the answer says otherwise."""
 
-_TIMEFRAMES = {
+TIMEFRAMES = {
     Timeframe.M1: mt5.TIMEFRAME_M1,
     Timeframe.M5: mt5.TIMEFRAME_M5,
     Timeframe.M15: mt5.TIMEFRAME_M15,
@@ -81,6 +87,7 @@ _TIMEFRAMES = {
     Timeframe.H4: mt5.TIMEFRAME_H4,
     Timeframe.D1: mt5.TIMEFRAME_D1,
 }
+"""The bars MT5 has (copy_rates_*), as its TIMEFRAME_* numbers."""
 _DEAL_WINDOW = timedelta(days=1)  # deals are re-read this far back (server time zones differ)
 _ORDER_CHECK_OK = frozenset({0, retcodes.DONE})
 
@@ -100,9 +107,11 @@ class TerminalLost(BridgeLost):
 @dataclass(frozen=True, slots=True)
 class Mt5Hooks:
     """How the broker reaches its worker: changes the terminal made on its own,
-    the state of the link, alerts and the event log."""
+    the terminal's ticks that moved, the state of the link, alerts and the
+    event log."""
 
     on_changes: Callable[[Changes], None]
+    on_quotes: Callable[[list[Quote]], None]
     on_link: Callable[[WorkerState, str | None], None]
     alerts: AlertCenter
     log: Callable[[str, LogLevel], None]
@@ -133,9 +142,9 @@ class Mt5Broker:
         bridge: Bridge | None = None,
         retry: Retry | None = None,
     ) -> None:
-        """`ledger` is the account as stored; `known_fills` its recent fills (so
-        deals are not stored twice across a restart); `bridge` defaults to a
-        child process per the account's settings."""
+        """`ledger` is the account as stored; `known_fills` its fills since
+        `deals_from(now, ledger)` (so deals are not stored twice across a
+        restart); `bridge` defaults to a child process per the account's settings."""
         if account.login is None or account.server is None:
             raise EngineError(f"Account {account.id} needs a login and a server to reach MT5.")
         self.account_id = account.id
@@ -156,10 +165,7 @@ class Mt5Broker:
         self._connected = False
         self._broken = asyncio.Event()
         self._poller: asyncio.Task[None] | None = None
-        self._deals_from = clock.now() - _DEAL_WINDOW
-        stored = [p.open_time for p in ledger.positions]
-        if stored:
-            self._deals_from = min(self._deals_from, min(stored) - _DEAL_WINDOW)
+        self._deals_from = deals_from(clock.now(), ledger)
 
     # --- lifecycle -----------------------------------------------------------------------
 
@@ -275,12 +281,13 @@ class Mt5Broker:
         return await self._action(request, order)
 
     async def rates(self, symbol: str, timeframe: Timeframe, count: int) -> list[Bar]:
-        """The last `count` bars of `symbol` from the terminal, oldest first."""
-        frame = _TIMEFRAMES.get(timeframe)
+        """The last `count` closed bars of `symbol` from the terminal, oldest first
+        (position 0 is the bar still forming: it is left out)."""
+        frame = TIMEFRAMES.get(timeframe)
         if frame is None:
             raise ValueError(f"MT5 has no {timeframe.value} bars; the shortest is M1.")
         async with self._lock:
-            rows = await self._need("copy_rates_from_pos", symbol, frame, 0, count)
+            rows = await self._need("copy_rates_from_pos", symbol, frame, 1, count)
         return [
             Bar(
                 symbol=symbol,
@@ -302,6 +309,7 @@ class Mt5Broker:
         info = book.account_info or {}
         now = self._clock.now()
         unrealised = sum((p.profit for p in book.positions.values()), Decimal(0))
+        day_start = datetime.combine(now.astimezone(UTC).date(), datetime.min.time(), UTC)
         balance = mapping.money(info["balance"]) if "balance" in info else book.balance
         equity = mapping.money(info["equity"]) if "equity" in info else balance + unrealised
         margin = mapping.money(info.get("margin", 0))
@@ -320,7 +328,7 @@ class Mt5Broker:
             realised_pnl=book.realised,
             unrealised_pnl=unrealised,
             commission=book.commission,
-            pnl_today=unrealised,
+            pnl_today=book.realised_since(day_start) + unrealised,
             open_positions=len(book.positions),
             pending_orders=len(book.orders),
             time=now,
@@ -477,6 +485,7 @@ class Mt5Broker:
                 "fill_price": price if volume > 0 else None,
                 "retcode": retcode,
                 "reason": reason,
+                "broker_ticket": book.terminal_order(order.ticket),
                 "updated_at": self._clock.now(),
             }
         )
@@ -585,22 +594,22 @@ class Mt5Broker:
         account = await self._need("account_info")
         positions = await self._need("positions_get")
         orders = await self._need("orders_get")
+        # The window starts a day or more back, so it holds today's deals too
+        # (pnl_today) without a call of its own.
         deals = await self._need(
             "history_deals_get",
             int(self._deals_from.timestamp()),
             int((now + _DEAL_WINDOW).timestamp()),
         )
-        ticks = {}
-        for symbol in book.specs:
-            tick, _ = await self.bridge.call("symbol_info_tick", symbol)
-            if tick:
-                ticks[symbol] = tick
+        quotes = book.ticks(await self._need(TICKS_CALL, list(book.specs)))
         opening = await self._openings(positions, deals)
-        changes = book.absorb(Reading(account, positions, orders, deals, ticks), opening)
+        changes = book.absorb(Reading(account, positions, orders, deals), opening)
         self._settle_in_doubt(changes)
         # The next reading looks back a window from this one, so a disconnection
         # shorter than the window loses no deal.
         self._deals_from = now - _DEAL_WINDOW
+        if quotes:
+            self._hooks.on_quotes(quotes)
         return changes
 
     async def _read_or_lose(self) -> Changes:
@@ -791,6 +800,15 @@ class Mt5Broker:
             self._hooks.on_link(WorkerState.RUNNING, None)
             self._hooks.log(f"reconnected to the MT5 terminal after {attempt} attempt(s)", "info")
             return
+
+
+def deals_from(now: datetime, ledger: PaperLedger) -> datetime:
+    """Where the first reading of the terminal's deals starts: a day back, or a
+    day before the oldest position stored (its closing deals may have come
+    while tradedeck was stopped)."""
+    start = now - _DEAL_WINDOW
+    opened = [p.open_time for p in ledger.positions]
+    return min(start, min(opened) - _DEAL_WINDOW) if opened else start
 
 
 def _replace_order(changes: Changes, order: Order) -> None:

@@ -3,7 +3,9 @@ timeout, one call at a time, and kill the child when it stops answering.
 
 A call that times out cannot be taken back inside the child (the terminal may
 still be working on it), so the child is killed: the next call finds the
-bridge down and the broker reconnects with a fresh one.
+bridge down and the broker reconnects with a fresh one. A bridge to an
+mt5linux server first checks, without blocking the event loop, that the
+server accepts a connection, so an unreachable one is named as such.
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ class Bridge:
         """`mt5linux` is "host:port" of an mt5linux server (None imports
         MetaTrader5 in the child); `timeout` bounds every call, in seconds."""
         self._argv = [python or sys.executable, str(BRIDGE_SCRIPT)]
+        self._mt5linux = mt5linux
         if mt5linux:
             self._argv += ["--mt5linux", mt5linux]
         self.timeout = timeout
@@ -70,6 +73,8 @@ class Bridge:
         """Spawn the child; the MetaTrader5 package version it loaded."""
         await self.close()
         self._stderr.clear()
+        if self._mt5linux:
+            await _reach(self._mt5linux, self.timeout)
         try:
             process = await asyncio.create_subprocess_exec(
                 *self._argv,
@@ -172,6 +177,27 @@ class Bridge:
         words = self._last_words()
         why = f" (exit code {code})" if code is not None else ""
         return f"The MT5 bridge process is not running{why}." + (f" {words}" if words else "")
+
+
+async def _reach(address: str, timeout: float) -> None:
+    """Connect to the mt5linux server at "host:port" and leave; BridgeDown, in
+    words that say what to start, when it does not accept within `timeout`."""
+    host, _, port = address.rpartition(":")
+    try:
+        async with asyncio.timeout(timeout):
+            _, writer = await asyncio.open_connection(host or "localhost", int(port))
+    except OSError as exc:  # TimeoutError included
+        if isinstance(exc, TimeoutError):
+            why = f"no answer within {timeout:g} s"
+        else:
+            why = exc.strerror or str(exc)
+        raise BridgeDown(
+            f"The mt5linux server at {address} does not answer ({why}): start it next to "
+            "the terminal under Wine (python -m mt5linux ...) before the worker."
+        ) from None
+    writer.close()
+    with contextlib.suppress(OSError):
+        await writer.wait_closed()
 
 
 def _decode(line: bytes) -> dict[str, Any] | None:

@@ -19,7 +19,7 @@ from engine.brokers.mt5.broker import Mt5Broker, Mt5Hooks, Retry
 from engine.bus import EventBus
 from engine.clock import RealClock
 from engine.ids import IdSequence
-from engine.models import WorkerState
+from engine.models import Quote, WorkerState
 from storage.store import Store
 from tests.engine.mt5.fake_terminal import FakeAccount, FakeTerminal
 
@@ -72,6 +72,7 @@ class Harness:
     broker: Mt5Broker
     alerts: AlertCenter
     changes: list[Changes] = field(default_factory=list)
+    quotes: list[Quote] = field(default_factory=list)
     links: list[tuple[WorkerState, str | None]] = field(default_factory=list)
     logs: list[str] = field(default_factory=list)
 
@@ -95,6 +96,7 @@ async def make_broker(store: Store):  # type: ignore[no-untyped-def]
         harness: Harness
         hooks = Mt5Hooks(
             on_changes=lambda c: harness.changes.append(c),
+            on_quotes=lambda q: harness.quotes.extend(q),
             on_link=lambda state, error: harness.links.append((state, error)),
             alerts=alerts,
             log=lambda message, level: harness.logs.append(message),

@@ -63,6 +63,7 @@ class FakeTerminal:
         self.now = now
         self._quotes = quotes
         self._prices: dict[str, tuple[Decimal, Decimal]] = {}
+        self._ticks: dict[str, tuple[tuple[Decimal, Decimal], int]] = {}  # price, its time_msc
         self.accounts: dict[int, FakeAccount] = {}
         self.lock = threading.RLock()
         self._tickets = 500_000
@@ -77,6 +78,7 @@ class FakeTerminal:
         self.answering = threading.Event()
         self.answering.set()
         self.calls: list[str] = []
+        self.rates_requests: list[tuple[str, int, int, int]] = []  # copy_rates_from_pos args
         self.key = secrets.token_hex(8)
         self._listener = Listener(("127.0.0.1", 0), authkey=self.key.encode())
         self._stopped = False
@@ -277,15 +279,18 @@ class FakeTerminal:
         if price is None:
             session.error = (mt5.RES_E_NOT_FOUND, "Symbol not selected or not quoted")
             return None
-        now = self.now()
+        # As on MT5, a tick's time is when its price last changed.
+        last = self._ticks.get(symbol)
+        msc = last[1] if last is not None and last[0] == price else _msc(self.now())
+        self._ticks[symbol] = (price, msc)
         return _tag(
             "Tick",
-            time=int(now.timestamp()),
+            time=msc // 1000,
             bid=float(price[0]),
             ask=float(price[1]),
             last=0.0,
             volume=0,
-            time_msc=int(now.timestamp() * 1000),
+            time_msc=msc,
             flags=6,
             volume_real=0.0,
         )
@@ -293,13 +298,17 @@ class FakeTerminal:
     def _copy_rates_from_pos(
         self, session: _Session, symbol: str, timeframe: int, start: int, count: int
     ) -> list[dict[str, Any]]:
+        """Flat bars at the current bid, oldest first; position 0 is the bar
+        still forming, as on MT5."""
+        self.rates_requests.append((symbol, timeframe, start, count))
         price = self._price(symbol) or (Decimal(1), Decimal(1))
         close = float(price[0])
-        now = int(self.now().timestamp()) // 60 * 60
+        seconds = _timeframe_seconds(timeframe)
+        forming = int(self.now().timestamp()) // seconds * seconds
         return [
-            {"time": now - 60 * (count - i), "open": close, "high": close, "low": close,
+            {"time": forming - seconds * position, "open": close, "high": close, "low": close,
              "close": close, "tick_volume": 4, "spread": 10, "real_volume": 0}
-            for i in range(count)
+            for position in range(start + count - 1, start - 1, -1)
         ]  # fmt: skip
 
     def _positions_get(self, session: _Session, **filters: Any) -> list[dict[str, Any]]:
@@ -730,6 +739,17 @@ def _request_fields(request: dict[str, Any]) -> dict[str, Any]:
         name: request.get(name, "" if name in ("symbol", "comment") else 0)
         for name in _REQUEST_FIELDS
     }
+
+
+def _msc(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
+
+
+def _timeframe_seconds(timeframe: int) -> int:
+    """MT5's TIMEFRAME_* numbers: minutes, or hours with bit 0x4000 set."""
+    if timeframe & 0x4000:
+        return (timeframe & 0x3FFF) * 3600
+    return timeframe * 60
 
 
 def _tag(record: str, **fields: Any) -> dict[str, Any]:

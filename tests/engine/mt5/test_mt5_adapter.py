@@ -7,13 +7,17 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
+from datetime import UTC, datetime, time
 from decimal import Decimal
 
 import pytest
 
+from config.models import Timeframe
 from engine.brokers import retcodes
 from engine.brokers.base import OrderRequest
-from engine.errors import InvalidRequest
+from engine.brokers.mt5 import constants as mt5
+from engine.errors import InvalidRequest, Unavailable
 from engine.models import DealEntry, OrderStatus, OrderType, Side, WorkerState
 from tests.engine.helpers import eventually
 from tests.engine.mt5.conftest import LOGIN, MAGIC, Harness, mt5_account
@@ -269,13 +273,94 @@ async def test_a_broken_ipc_link_reconnects_with_backoff(
     assert harness.broker.connected
 
 
-async def test_rates_come_from_copy_rates_from_pos(terminal: FakeTerminal, make_broker) -> None:  # type: ignore[no-untyped-def]
-    from config.models import Timeframe
-
+async def test_rates_are_the_closed_bars_of_copy_rates_from_pos(
+    terminal: FakeTerminal, make_broker
+) -> None:  # type: ignore[no-untyped-def]
     harness = await make_broker()
-    bars = await harness.broker.rates("EURUSD", Timeframe.M1, 5)
+    bars = await harness.broker.rates("EURUSD", Timeframe.M5, 5)
+    assert terminal.rates_requests == [("EURUSD", mt5.TIMEFRAME_M5, 1, 5)]
     assert len(bars) == 5 and bars[-1].close == 1.1
-    assert [r for r in terminal.calls if r == "copy_rates_from_pos"]
+    forming = int(terminal.now().timestamp()) // 300 * 300
+    assert int(bars[-1].time.timestamp()) == forming - 300, "the forming bar is left out"
+    assert [int(b.time.timestamp()) for b in bars] == list(range(forming - 1500, forming, 300))
+
+
+async def test_the_terminals_ticks_stream_as_quotes_when_they_move(
+    terminal: FakeTerminal, make_broker
+) -> None:  # type: ignore[no-untyped-def]
+    harness = await make_broker()
+    assert sorted((q.symbol, q.bid) for q in harness.quotes) == [
+        ("EURUSD", Decimal("1.10000")),
+        ("GBPUSD", Decimal("1.27000")),
+    ]
+    terminal.set_price("EURUSD", "1.10200", "1.10210")
+    await eventually(lambda: harness.quotes[-1].bid == Decimal("1.10200"))
+    reads = terminal.calls.count("positions_get")
+    await eventually(lambda: terminal.calls.count("positions_get") >= reads + 3)
+    # GBPUSD never moved and EURUSD moved once: nothing else was news.
+    assert [(q.symbol, q.bid) for q in harness.quotes[2:]] == [("EURUSD", Decimal("1.10200"))]
+    assert harness.broker.last_quote("EURUSD").ask == Decimal("1.10210")  # type: ignore[union-attr]
+
+
+async def test_pnl_today_is_todays_realised_deals_plus_the_open_profit(
+    terminal: FakeTerminal, make_broker
+) -> None:  # type: ignore[no-untyped-def]
+    account = terminal.accounts[LOGIN]
+    account.commission_per_lot = Decimal(7)
+    harness = await make_broker()
+    broker = harness.broker
+    day_start = datetime.combine(terminal.now().astimezone(UTC).date(), time.min, UTC)
+    with terminal.lock:  # a deal of ours closed a second before midnight (UTC)
+        account.deals.append(
+            {
+                "ticket": 1, "order": 2, "time": int(day_start.timestamp()) - 1,
+                "time_msc": int(day_start.timestamp()) * 1000 - 1000, "type": mt5.DEAL_TYPE_SELL,
+                "entry": mt5.DEAL_ENTRY_OUT, "magic": MAGIC, "position_id": 3, "reason": 4,
+                "volume": 0.1, "price": 1.1, "commission": 0.0, "swap": 0.0, "profit": 100.0,
+                "fee": 0.0, "symbol": "EURUSD", "comment": "", "external_id": "",
+            }
+        )  # fmt: skip
+    opened = await broker.send_order(request())
+    terminal.set_price("EURUSD", "1.10510", "1.10520")
+    closed = await broker.close_position(opened.order.ticket)  # type: ignore[union-attr]
+    assert closed.ok, closed.message
+    await broker.send_order(request(client_order_id="c-2"))  # opens at 1.10520
+    terminal.set_price("EURUSD", "1.10420", "1.10430")
+    await eventually(lambda: broker.positions()[0].profit == Decimal("-10.00"))
+    snapshot = broker.account()
+    # +50.00 on the closed trade, less 3 x 0.70 commission; the open one is -10.00.
+    assert snapshot.pnl_today == Decimal("37.90")
+    assert snapshot.unrealised_pnl == Decimal("-10.00")
+    assert snapshot.realised_pnl == Decimal("150.00"), "yesterday's deal is realised, not today"
+
+
+async def test_orders_deals_and_positions_carry_their_terminal_tickets(
+    terminal: FakeTerminal, make_broker
+) -> None:  # type: ignore[no-untyped-def]
+    harness = await make_broker()
+    result = await harness.broker.send_order(request())
+    [deal] = terminal.accounts[LOGIN].deals
+    [position] = harness.broker.positions()
+    assert result.order.broker_ticket == deal["order"]  # type: ignore[union-attr]
+    assert result.changes.fills[0].broker_ticket == deal["ticket"]
+    assert position.broker_ticket == deal["position_id"]
+    pending = await harness.broker.send_order(
+        request(client_order_id="c-2", type=OrderType.LIMIT, price=Decimal("1.09000"))
+    )
+    [resting] = terminal.accounts[LOGIN].orders
+    assert pending.order.broker_ticket == resting  # type: ignore[union-attr]
+
+
+async def test_an_mt5linux_server_that_does_not_answer_is_named_when_connecting(
+    terminal: FakeTerminal, make_broker
+) -> None:  # type: ignore[no-untyped-def]
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]  # bound, not listening: connections are refused
+        account = mt5_account(mt5linux_host="127.0.0.1", mt5linux_port=port)
+        with pytest.raises(Unavailable, match=f"mt5linux server at 127.0.0.1:{port} does not"):
+            await make_broker(account)
+    assert terminal.calls == []
 
 
 async def test_orders_carry_the_accounts_magic_and_login(

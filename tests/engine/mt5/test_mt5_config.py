@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from config.issues import IssueSeverity
+from config.loader import check_file
 from config.models import AccountConfig, Settings
 from config.validation import validate_settings
 from engine.brokers.mt5.credentials import read_password
@@ -79,19 +80,39 @@ def test_the_same_login_twice_on_one_server_is_an_error() -> None:
     assert validate_settings(other_server, env=env).issues == []
 
 
-def test_an_mt5linux_bridge_that_does_not_answer_is_a_warning() -> None:
+def test_an_mt5linux_bridge_that_does_not_answer_is_a_warning_of_the_cli() -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]  # bound, not listening: connections are refused
         env = {"TRADEDECK_MT5_PASSWORD_MT5_1": "x"}
-        account = {"mt5linux_host": "127.0.0.1", "mt5linux_port": port}
-        severity, message = issues(validate_settings(settings(account), env=env))[
+        account = settings({"mt5linux_host": "127.0.0.1", "mt5linux_port": port})
+        severity, message = issues(validate_settings(account, env=env, probe_bridges=True))[
             "accounts[0].mt5linux_host"
         ]
+        # The engine validates on its event loop: no probe there (the worker's
+        # connection names an unreachable server instead).
+        assert validate_settings(account, env=env).issues == []
     assert severity is IssueSeverity.WARNING and f"127.0.0.1:{port} does not answer" in message
     with socket.create_server(("127.0.0.1", 0)) as server:
         listening = {"mt5linux_host": "127.0.0.1", "mt5linux_port": server.getsockname()[1]}
-        assert validate_settings(settings(listening), env=env).issues == []
+        assert validate_settings(settings(listening), env=env, probe_bridges=True).issues == []
+
+
+def test_tradedeck_validate_probes_the_mt5linux_bridge(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+        monkeypatch.setenv("TRADEDECK_MT5_PASSWORD_LIVE_1", "x")
+        path = tmp_path / "tradedeck.toml"
+        path.write_text(
+            '[instruments.EURUSD]\ndigits = 5\npoint = "0.00001"\nstart_price = "1.1"\n\n'
+            '[[accounts]]\nid = "live-1"\nbroker = "mt5"\nlogin = 7\nserver = "S"\n'
+            f'symbols = ["EURUSD"]\nmt5linux_host = "127.0.0.1"\nmt5linux_port = {port}\n'
+        )
+        found = issues(check_file(path))
+    assert "does not answer" in found["accounts[0].mt5linux_host"][1]
 
 
 def test_the_password_never_comes_from_the_file() -> None:
