@@ -244,6 +244,56 @@ class AccountSnapshot(_Model):
     time: datetime
 
 
+class OrderCheck(_Model):
+    """What an order would meet if sent now, without sending it: the quote, the
+    margin it needs against the free margin, and the pre-trade checks' verdict
+    (`passed`, or the refusing rule with its retcode and sentence)."""
+
+    account_id: str
+    symbol: str
+    bid: Money | None = None
+    ask: Money | None = None
+    margin_required: Money | None = Field(
+        default=None, description="in the account currency; None when it cannot be priced"
+    )
+    free_margin: Money | None = None
+    currency: str = "USD"
+    passed: bool
+    retcode: int | None = None
+    rule: str | None = Field(default=None, description="the check that refuses it")
+    message: str = Field(description="the verdict in a sentence")
+
+
+class PerformanceMetrics(_Model):
+    """Performance over a range, by the conventions of `engine.analytics.performance`
+    (docs/metrics.md). Ratios are fractions (0.05 = 5 %); None where undefined."""
+
+    start: datetime | None = None
+    end: datetime | None = None
+    periods: int = Field(default=0, description="returns in the range, after resampling")
+    total_return: float | None = None
+    annualised_return: float | None = None
+    volatility: float | None = Field(default=None, description="annualised, sample std")
+    sharpe: float | None = None
+    sortino: float | None = None
+    max_drawdown: float | None = Field(
+        default=None, description="worst fall from a running peak, <= 0 as empyrical reports it"
+    )
+    max_drawdown_duration: float | None = Field(
+        default=None, description="seconds from the peak to recovery (or to the range's end)"
+    )
+    calmar: float | None = None
+    trades: int = 0
+    win_rate: float | None = None
+    profit_factor: float | None = None
+    avg_win: float | None = None
+    avg_loss: float | None = None
+    expectancy: float | None = None
+    benchmark_return: float | None = None
+    excess_return: float | None = None
+    beta: float | None = None
+
+
 class EquityPoint(_Model):
     account_id: str
     time: datetime

@@ -1,0 +1,1 @@
+"""Pure analytics: functions of numbers, no I/O, no clock."""

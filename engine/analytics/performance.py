@@ -1,0 +1,188 @@
+"""Performance metrics of an equity curve and a list of trades.
+
+One pure module, so the API, the panel, the daily report and the optimiser
+all agree. The definitions follow empyrical (quantopian/empyrical,
+`empyrical/stats.py`); docs/metrics.md states each convention and where it
+matches:
+
+- returns are simple returns between consecutive period closes;
+- an irregular equity series is first resampled to `conventions.resolution`
+  (the last equity of each period that has one; empty periods are skipped,
+  as empyrical skips non-trading days);
+- annualisation by `periods_per_year`; the risk-free rate is annual and
+  converted to a per-period rate;
+- volatility and Sharpe use the sample standard deviation (ddof=1);
+- Sortino divides the annualised mean excess return by the annualised
+  downside deviation sqrt(mean(min(r - rf, 0)^2)) taken over all periods;
+- max drawdown is the worst fall from the running peak, negative;
+- Calmar is the annualised return over |max drawdown|.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from itertools import pairwise
+from statistics import fmean, stdev
+
+from engine.models import PerformanceMetrics
+
+Series = Sequence[tuple[datetime, float]]
+
+
+@dataclass(frozen=True, slots=True)
+class Conventions:
+    periods_per_year: int = 252
+    risk_free_rate: float = 0.0  # annual
+    resolution: timedelta = timedelta(days=1)
+
+    @property
+    def risk_free_per_period(self) -> float:
+        return (1 + self.risk_free_rate) ** (1 / self.periods_per_year) - 1
+
+
+def resample(series: Series, resolution: timedelta) -> list[tuple[datetime, float]]:
+    """The last point of each `resolution`-long period (counted from the first
+    point), in time order; periods with no point are skipped."""
+    if not series:
+        return []
+    points = sorted(series, key=lambda p: p[0])
+    origin = points[0][0]
+    closes: dict[int, tuple[datetime, float]] = {}
+    for time, value in points:
+        closes[(time - origin) // resolution] = (time, value)
+    return [closes[k] for k in sorted(closes)]
+
+
+def simple_returns(values: Sequence[float]) -> list[float]:
+    return [b / a - 1 if a else 0.0 for a, b in pairwise(values)]
+
+
+def max_drawdown(values: Sequence[float]) -> float | None:
+    """The worst fall from a running peak, as a fraction <= 0."""
+    if not values:
+        return None
+    peak = values[0]
+    worst = 0.0
+    for value in values:
+        peak = max(peak, value)
+        if peak > 0:
+            worst = min(worst, value / peak - 1)
+    return worst
+
+
+def max_drawdown_duration(series: Series) -> float | None:
+    """The longest time, in seconds, from a peak until equity is back at it (or
+    until the series ends, for a drawdown not yet recovered)."""
+    if not series:
+        return None
+    longest = 0.0
+    peak_value, peak_time = series[0][1], series[0][0]
+    underwater = False
+    for time, value in series:
+        if value >= peak_value:
+            if underwater:
+                longest = max(longest, (time - peak_time).total_seconds())
+            peak_value, peak_time, underwater = value, time, False
+        else:
+            underwater = True
+    if underwater:
+        longest = max(longest, (series[-1][0] - peak_time).total_seconds())
+    return longest
+
+
+def sharpe_ratio(returns: Sequence[float], conventions: Conventions) -> float | None:
+    if len(returns) < 2:
+        return None
+    excess = [r - conventions.risk_free_per_period for r in returns]
+    deviation = stdev(excess)
+    if deviation == 0:
+        return None
+    return fmean(excess) / deviation * math.sqrt(conventions.periods_per_year)
+
+
+def sortino_ratio(returns: Sequence[float], conventions: Conventions) -> float | None:
+    if not returns:
+        return None
+    excess = [r - conventions.risk_free_per_period for r in returns]
+    downside = math.sqrt(fmean([min(r, 0.0) ** 2 for r in excess]))
+    if downside == 0:
+        return None
+    periods = conventions.periods_per_year
+    return fmean(excess) * periods / (downside * math.sqrt(periods))
+
+
+def annualised_return(total: float, periods: int, conventions: Conventions) -> float | None:
+    if periods == 0 or total <= -1:
+        return None
+    return (1 + total) ** (conventions.periods_per_year / periods) - 1
+
+
+def beta(returns: Sequence[float], benchmark: Sequence[float]) -> float | None:
+    n = min(len(returns), len(benchmark))
+    if n < 2:
+        return None
+    r, b = returns[:n], benchmark[:n]
+    mean_r, mean_b = fmean(r), fmean(b)
+    variance = sum((x - mean_b) ** 2 for x in b) / (n - 1)
+    if variance == 0:
+        return None
+    covariance = sum((x - mean_r) * (y - mean_b) for x, y in zip(r, b, strict=True)) / (n - 1)
+    return covariance / variance
+
+
+def compute_performance(
+    equity: Series,
+    trade_pnls: Sequence[float] = (),
+    *,
+    benchmark: Series | None = None,
+    conventions: Conventions = Conventions(),
+) -> PerformanceMetrics:
+    """Every metric of an equity curve (time, equity) and its trades' P&Ls."""
+    closes = resample(equity, conventions.resolution)
+    values = [value for _, value in closes]
+    returns = simple_returns(values)
+    metrics = PerformanceMetrics(
+        start=closes[0][0] if closes else None,
+        end=closes[-1][0] if closes else None,
+        periods=len(returns),
+        **_trade_stats(trade_pnls),
+    )
+    if len(values) < 2 or values[0] <= 0:
+        return metrics
+    total = values[-1] / values[0] - 1
+    annual = annualised_return(total, len(returns), conventions)
+    drawdown = max_drawdown(values)
+    metrics.total_return = total
+    metrics.annualised_return = annual
+    metrics.volatility = (
+        stdev(returns) * math.sqrt(conventions.periods_per_year) if len(returns) > 1 else None
+    )
+    metrics.sharpe = sharpe_ratio(returns, conventions)
+    metrics.sortino = sortino_ratio(returns, conventions)
+    metrics.max_drawdown = drawdown
+    metrics.max_drawdown_duration = max_drawdown_duration(closes)
+    metrics.calmar = annual / -drawdown if annual is not None and drawdown else None
+    if benchmark:
+        bench_values = [v for _, v in resample(benchmark, conventions.resolution)]
+        if len(bench_values) >= 2 and bench_values[0] > 0:
+            metrics.benchmark_return = bench_values[-1] / bench_values[0] - 1
+            metrics.excess_return = total - metrics.benchmark_return
+            metrics.beta = beta(returns, simple_returns(bench_values))
+    return metrics
+
+
+def _trade_stats(pnls: Sequence[float]) -> dict[str, float | int | None]:
+    wins = [p for p in pnls if p > 0]
+    losses = [p for p in pnls if p < 0]
+    gross_loss = -sum(losses)
+    return {
+        "trades": len(pnls),
+        "win_rate": len(wins) / len(pnls) if pnls else None,
+        "profit_factor": sum(wins) / gross_loss if gross_loss else None,
+        "avg_win": fmean(wins) if wins else None,
+        "avg_loss": fmean(losses) if losses else None,
+        "expectancy": fmean(pnls) if pnls else None,
+    }
