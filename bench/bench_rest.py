@@ -2,11 +2,14 @@
 API key) and rate limiting on, beside bare FastAPI endpoints served by the same
 uvicorn server in the same process and run.
 
-Two baselines sit beside the real endpoint: `bare_same_payload` returns the
-same workers page from a plain FastAPI app (no auth, rate limiting, request
-ids or metrics: what the API's own machinery costs), and `bare_trivial`
-returns `{"ok": true}` (the floor of FastAPI + uvicorn + the client here).
-Rate limits are raised high enough that nothing is refused.
+Three baselines sit beside the real endpoint, in a plain FastAPI app (no
+auth, rate limiting, request ids or metrics): `bare_same_payload` returns the
+same workers page (the goal's baseline: what the API's own machinery costs),
+`bare_same_params` also declares the route's query parameters (`skip`,
+`limit`, `sort`, `order`, `status`: what FastAPI's parameter handling alone
+costs), and `bare_trivial` returns `{"ok": true}` (the floor of FastAPI +
+uvicorn + the client here). Rate limits are raised high enough that nothing
+is refused.
 
 Load comes from concurrent keep-alive connections in a separate process
 (`bench/http_load.py`, a wrk-like client: httpx would measure itself), so the
@@ -15,7 +18,9 @@ endpoints so a noisy machine slows them alike, and each figure is the median
 over the rounds. `server_cpu` is the server process's CPU time over wall time
 while loaded: below 1.0 means the machine, not the server, was the limit.
 `in_process_us` is the server's own work per request, the ASGI app called
-directly without sockets: the steadiest figure on a busy machine.
+directly without sockets, and `calls` the Python function calls (builtins
+included) that work makes: a count, so the same on a busy machine as on an
+idle one, and the figure to compare between versions of the code.
 
     python -m bench.bench_rest [--quick]
 """
@@ -24,7 +29,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import cProfile
 import json
+import pstats
 import statistics
 import subprocess
 import sys
@@ -34,21 +41,26 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI, Query
 
 from config.loader import load_settings
 from config.models import RateLimitSettings
 from engine.api.app import create_app
-from engine.api.schemas import Page
+from engine.api.routers.workers import WORKER_PAGING
+from engine.api.schemas import Page, Paging
 from engine.api.server import ServerHandle
 from engine.engine import Engine
-from engine.models import WorkerInfo
+from engine.models import WorkerInfo, WorkerState
 from engine.security.principal import Role
 from engine.security.service import Security
 
 GOAL_RATIO = 0.7
 PATH = "/api/v1/workers"
-BARE = {"bare_same_payload": "/bare/workers", "bare_trivial": "/bare/ok"}
+BARE = {
+    "bare_same_payload": "/bare/workers",
+    "bare_same_params": "/bare/workers-params",
+    "bare_trivial": "/bare/ok",
+}
 # Far above what one machine can send in a window: rate limiting runs, never refuses.
 UNLIMITED = 1_000_000_000
 
@@ -85,14 +97,19 @@ async def run(quick: bool = False) -> dict[str, Any]:
                     figures = await _measure(base + path, token, seconds, concurrency)
                     figures["asgi_us"] = await _asgi_cost(app, path, token, calls)
                     samples[name].append(figures)
+            call_counts = {
+                name: await _calls(app, path, token) for name, (path, token) in targets.items()
+            }
         finally:
             await handle.stop()
             await security.close()
             await engine.close()
-    return _summary(samples, concurrency)
+    return _summary(samples, call_counts, concurrency)
 
 
-def _summary(samples: dict[str, list[dict[str, float]]], concurrency: int) -> dict[str, Any]:
+def _summary(
+    samples: dict[str, list[dict[str, float]]], calls: dict[str, int], concurrency: int
+) -> dict[str, Any]:
     """Medians over the rounds, and the API's rate as a share of each bare one."""
     result: dict[str, Any] = {
         "endpoint": f"GET {PATH} (API key, rate limiting on, {concurrency} connections)"
@@ -103,6 +120,7 @@ def _summary(samples: dict[str, list[dict[str, float]]], concurrency: int) -> di
             median = statistics.median(r[figure] for r in runs)
             result[f"{name}_{label}"] = round(median, digits) if digits else round(median)
         result[f"{name}_in_process_us"] = round(statistics.median(r["asgi_us"] for r in runs))
+        result[f"{name}_calls"] = calls[name]
     for name in BARE:
         ratio = result["api_req_per_s"] / result[f"{name}_req_per_s"]
         result[f"ratio_to_{name}"] = round(ratio, 2)
@@ -120,6 +138,16 @@ def _with_bare(app: FastAPI, engine: Engine) -> Any:
     async def bare_workers() -> Page[WorkerInfo]:
         workers = sorted(engine.workers(), key=lambda w: w.account_id)
         return Page[WorkerInfo](items=workers[:50], total=len(workers), skip=0, limit=50)
+
+    @bare.get("/bare/workers-params", response_model=Page[WorkerInfo])
+    async def bare_workers_params(
+        paging: Paging = Depends(WORKER_PAGING),
+        status_filter: WorkerState | None = Query(None, alias="status"),
+    ) -> Page[WorkerInfo]:
+        workers = [
+            w for w in engine.workers() if status_filter is None or w.status is status_filter
+        ]
+        return paging.page(workers)
 
     @bare.get("/bare/ok")
     async def bare_ok() -> dict[str, bool]:
@@ -141,6 +169,18 @@ async def _check(base: str, key: str) -> None:
         assert api.json()["total"] == bare.json()["total"]
         assert "x-ratelimit-limit" in api.headers, "rate limiting must be on"
         assert (await client.get(PATH)).status_code == 401, "authentication must be on"
+
+
+async def _calls(app: Any, path: str, key: str, requests: int = 200) -> int:
+    """Python function calls per request (builtins included), counted by
+    cProfile over `requests` in-process requests after a warm-up."""
+    await _asgi_cost(app, path, key, 20)
+    profile = cProfile.Profile()
+    profile.enable()
+    await _asgi_cost(app, path, key, requests)
+    profile.disable()
+    counted = pstats.Stats(profile).stats  # type: ignore[attr-defined]
+    return round(sum(entry[1] for entry in counted.values()) / requests)
 
 
 async def _asgi_cost(app: Any, path: str, key: str, calls: int) -> float:

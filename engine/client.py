@@ -8,10 +8,25 @@ screen works with both, so nothing here may assume the engine is local.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
 from config.issues import ValidationReport
-from engine.models import Alert, Event, Snapshot, WorkerDetail, WorkerInfo
+from engine.brokers.base import OrderRequest, TradeResult
+from engine.errors import OrderRejected
+from engine.models import (
+    Alert,
+    EquityPoint,
+    Event,
+    KillSwitchState,
+    Order,
+    OrderCheck,
+    RiskEvaluation,
+    Snapshot,
+    StrategyInfo,
+    WorkerDetail,
+    WorkerInfo,
+)
 
 if TYPE_CHECKING:
     from engine.engine import Engine
@@ -26,8 +41,26 @@ ACTION_ROLES: dict[str, str] = {
     "workers.start_all": "trader",
     "workers.stop_all": "trader",
     "alerts.acknowledge": "trader",
+    # --- trading: orders, positions, strategies and the kill switch ---
+    "orders.place": "trader",
+    "orders.cancel": "trader",
+    "positions.close": "trader",
+    "orders.flatten": "trader",
+    "strategies.pause": "trader",
+    "strategies.resume": "trader",
+    "kill_switch.engage": "trader",
+    "kill_switch.clear": "admin",
 }
+# Actions on the whole system, which a key limited to some accounts may not take.
+SYSTEM_ACTIONS = frozenset({"kill_switch.engage", "kill_switch.clear"})
 ACTIONS = frozenset(ACTION_ROLES)
+
+
+# Equity samples a chart asks for at most (the API's largest page).
+EQUITY_POINTS = 500
+
+# Who acts, in the engine's records, when the local panel acts: the owner at the terminal.
+LOCAL_USER = "local panel"
 
 
 class EventStream(Protocol):
@@ -76,6 +109,44 @@ class EngineClient(Protocol):
     async def acknowledge_alert(self, alert_id: int) -> Alert: ...
 
     async def close(self) -> None: ...
+
+    # --- trading: orders, positions, strategies, risk and the kill switch --------
+
+    async def check_order(self, request: OrderRequest) -> OrderCheck:
+        """The order's dry run: margin required and the pre-trade verdict, sending nothing."""
+        ...
+
+    async def place_order(self, request: OrderRequest) -> Order:
+        """Send an order; a refused one comes back `rejected` with its reason."""
+        ...
+
+    async def cancel_order(self, account_id: str, ticket: int) -> Order:
+        """Cancel a pending order; raises `OrderRejected` saying why when it cannot."""
+        ...
+
+    async def close_position(self, account_id: str, ticket: int) -> Order:
+        """Close a position at market; raises `OrderRejected` saying why when it cannot."""
+        ...
+
+    async def flatten(self, account_id: str) -> list[Order]:
+        """Close every open position of an account at market: the closing orders."""
+        ...
+
+    async def equity_history(self, account_id: str, since: datetime | None) -> list[EquityPoint]:
+        """The newest `EQUITY_POINTS` equity samples since `since` (all when None), oldest first."""
+        ...
+
+    async def pause_strategy(self, strategy_id: str) -> StrategyInfo: ...
+
+    async def resume_strategy(self, strategy_id: str) -> StrategyInfo: ...
+
+    async def risk_evaluation(self) -> RiskEvaluation:
+        """Every enabled limit's metric now, the violations, and the kill switch."""
+        ...
+
+    async def engage_kill_switch(self, *, flatten: bool, reason: str = "") -> KillSwitchState: ...
+
+    async def clear_kill_switch(self) -> KillSwitchState: ...
 
 
 class LocalEngineClient:
@@ -130,3 +201,54 @@ class LocalEngineClient:
 
     async def close(self) -> None:
         """The engine's owner (the CLI) closes the engine; the client holds nothing."""
+
+    # --- trading: orders, positions, strategies, risk and the kill switch --------
+
+    async def check_order(self, request: OrderRequest) -> OrderCheck:
+        return self._engine.check_order(request)
+
+    async def place_order(self, request: OrderRequest) -> Order:
+        return _order(await self._engine.orders.place(request))
+
+    async def cancel_order(self, account_id: str, ticket: int) -> Order:
+        return _succeeded(await self._engine.orders.cancel(account_id, ticket))
+
+    async def close_position(self, account_id: str, ticket: int) -> Order:
+        return _succeeded(await self._engine.orders.close_position(account_id, ticket))
+
+    async def flatten(self, account_id: str) -> list[Order]:
+        results = await self._engine.orders.flatten(account_id, reason=f"flatten by {LOCAL_USER}")
+        return [_order(result) for result in results]
+
+    async def equity_history(self, account_id: str, since: datetime | None) -> list[EquityPoint]:
+        self._engine.worker(account_id)  # an unknown account is NotFound, as remotely
+        return await self._engine.store.equity.history(account_id, since=since, limit=EQUITY_POINTS)
+
+    async def pause_strategy(self, strategy_id: str) -> StrategyInfo:
+        return await self._engine.pause_strategy(strategy_id)
+
+    async def resume_strategy(self, strategy_id: str) -> StrategyInfo:
+        return await self._engine.resume_strategy(strategy_id)
+
+    async def risk_evaluation(self) -> RiskEvaluation:
+        return self._engine.risk.evaluate()
+
+    async def engage_kill_switch(self, *, flatten: bool, reason: str = "") -> KillSwitchState:
+        return await self._engine.kill_switch.engage(flatten=flatten, by=LOCAL_USER, reason=reason)
+
+    async def clear_kill_switch(self) -> KillSwitchState:
+        return await self._engine.kill_switch.clear(by=LOCAL_USER)
+
+
+def _order(result: TradeResult) -> Order:
+    """The order a trade request made (a rejected one carries its reason)."""
+    if result.order is None:
+        raise OrderRejected(result.retcode, result.message)
+    return result.order
+
+
+def _succeeded(result: TradeResult) -> Order:
+    """The order of a request that must succeed (a cancel, a close), else why not."""
+    if not result.ok:
+        raise OrderRejected(result.retcode, result.message)
+    return _order(result)

@@ -17,7 +17,7 @@ from typing import Any, Literal
 from config.issues import ValidationReport
 from config.models import InstrumentConfig, RiskOverrides, Settings, SystemMode, Timeframe
 from engine.alerts import AlertCenter
-from engine.brokers.base import NEVER, TriggerBand
+from engine.brokers.base import NEVER, OrderRequest, TriggerBand
 from engine.bus import EventBus, Subscription
 from engine.clock import Clock, RealClock
 from engine.commit import after_commit
@@ -41,6 +41,7 @@ from engine.models import (
     MarketCacheStats,
     MarketView,
     Order,
+    OrderCheck,
     OrderEvent,
     Position,
     PositionEvent,
@@ -60,6 +61,8 @@ from engine.models import (
     WorkerState,
 )
 from engine.orders.gate import OrderGate
+from engine.orders.preview import preview_order
+from engine.orders.service import OrderService
 from engine.risk import KillSwitch, RiskEngine
 from engine.runtime import Runtime
 from engine.strategies.service import StrategyService
@@ -81,6 +84,7 @@ class Engine:
         self.bus = EventBus(self.clock.now)
         self.alerts = AlertCenter(store, self.bus, self.clock)
         self.gate = OrderGate()
+        self.orders = OrderService(self)
         self.strategy_service = StrategyService(settings, store, self.clock)
         self.instrument_service = InstrumentService(settings, store, self.clock)
         self.price_alerts = PriceAlerts(store, self.alerts, self.clock)
@@ -375,6 +379,11 @@ class Engine:
 
     async def resolve_alert(self, alert_id: int) -> Alert:
         return await self.alerts.resolve(alert_id)
+
+    def check_order(self, request: OrderRequest) -> OrderCheck:
+        """An order's dry run for the order ticket: the margin it needs and the
+        pre-trade checks' verdict, sending and counting nothing."""
+        return preview_order(self, request)
 
     # --- strategies at run time (stored: a restart keeps them) -----------------
 

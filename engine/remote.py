@@ -23,15 +23,47 @@ import websockets
 from pydantic import TypeAdapter, ValidationError
 
 from config.issues import ValidationReport
-from engine.client import ACTION_ROLES
-from engine.errors import Conflict, EngineError, InvalidRequest, NotFound, Unavailable
-from engine.models import Alert, Event, ResyncEvent, Snapshot, WorkerDetail, WorkerInfo
+from engine.brokers.base import OrderRequest
+from engine.client import ACTION_ROLES, EQUITY_POINTS, SYSTEM_ACTIONS
+from engine.errors import (
+    Conflict,
+    EngineError,
+    InvalidRequest,
+    NotFound,
+    OrderRejected,
+    Unavailable,
+)
+from engine.models import (
+    Alert,
+    EquityPoint,
+    Event,
+    KillSwitchState,
+    Order,
+    OrderCheck,
+    ResyncEvent,
+    RiskEvaluation,
+    Snapshot,
+    StrategyInfo,
+    WorkerDetail,
+    WorkerInfo,
+)
 from engine.security.principal import Role
 
 log = logging.getLogger("tradedeck.remote")
 
-# The stream channels whose events the panel folds into its state.
-CHANNELS = ("system", "workers", "orders", "fills", "positions", "portfolio", "alerts", "logs")
+# The stream channels whose events the panel folds into its state (`ticker`
+# for the order ticket's live bid and ask; the server conflates it per symbol).
+CHANNELS = (
+    "system",
+    "workers",
+    "orders",
+    "fills",
+    "positions",
+    "portfolio",
+    "alerts",
+    "logs",
+    "ticker",
+)
 # The server closes with this when it refuses the token or an administrator
 # disconnects the client: reconnecting would not help, so the stream ends.
 _CLOSE_POLICY = 1008
@@ -71,6 +103,8 @@ class RemoteEngineClient:
         self.url = url.rstrip("/")
         self.timeout = timeout
         self.role: Role | None = None
+        # The only accounts the token sees; None for all of them.
+        self.accounts: frozenset[str] | None = None
         self._token = token
         self._http = httpx.AsyncClient(
             base_url=f"{self.url}/api/v1",
@@ -90,7 +124,9 @@ class RemoteEngineClient:
         role = self.role
         if role is None:
             return frozenset()
-        return frozenset(a for a, needed in ACTION_ROLES.items() if role.allows(Role(needed)))
+        allowed = frozenset(a for a, needed in ACTION_ROLES.items() if role.allows(Role(needed)))
+        # The server refuses system-wide actions to a key limited to some accounts.
+        return allowed - SYSTEM_ACTIONS if self.accounts is not None else allowed
 
     @property
     def connected(self) -> bool:
@@ -105,6 +141,8 @@ class RemoteEngineClient:
         and `Unavailable` when the server cannot be reached."""
         me = await self._call("GET", "/auth/me")
         self.role = Role(me["role"])
+        accounts = me.get("accounts")
+        self.accounts = None if accounts is None else frozenset(accounts)
 
     async def snapshot(self) -> Snapshot:
         # A snapshot taken before a new stream is live could miss the events in
@@ -160,6 +198,58 @@ class RemoteEngineClient:
             await stream.close()
         await self._http.aclose()
 
+    # --- trading: strategies, risk and the kill switch ---------------------------
+
+    async def check_order(self, request: OrderRequest) -> OrderCheck:
+        data = await self._call("POST", "/orders/check", json=_order_body(request))
+        return OrderCheck.model_validate(data)
+
+    async def place_order(self, request: OrderRequest) -> Order:
+        return Order.model_validate(await self._call("POST", "/orders", json=_order_body(request)))
+
+    async def cancel_order(self, account_id: str, ticket: int) -> Order:
+        return Order.model_validate(await self._call("DELETE", f"/orders/{ticket}"))
+
+    async def close_position(self, account_id: str, ticket: int) -> Order:
+        data = await self._call("POST", f"/portfolio/positions/{ticket}/close")
+        return Order.model_validate(data)
+
+    async def flatten(self, account_id: str) -> list[Order]:
+        data = await self._call("POST", "/orders/flatten", json={"account_id": account_id})
+        return [Order.model_validate(o) for o in data["orders"]]
+
+    async def equity_history(self, account_id: str, since: datetime | None) -> list[EquityPoint]:
+        params: dict[str, str | int] = {
+            "account": account_id,
+            "sort": "time",
+            "order": "desc",
+            "limit": EQUITY_POINTS,
+        }
+        if since is not None:
+            params["from"] = since.isoformat()
+        page = await self._call("GET", "/portfolio/history", params=params)
+        return [EquityPoint.model_validate(p) for p in reversed(page["items"])]
+
+    async def pause_strategy(self, strategy_id: str) -> StrategyInfo:
+        data = await self._call("PUT", f"/strategies/{strategy_id}/pause")
+        return StrategyInfo.model_validate(data)
+
+    async def resume_strategy(self, strategy_id: str) -> StrategyInfo:
+        data = await self._call("PUT", f"/strategies/{strategy_id}/resume")
+        return StrategyInfo.model_validate(data)
+
+    async def risk_evaluation(self) -> RiskEvaluation:
+        return RiskEvaluation.model_validate(await self._call("POST", "/risk/evaluate"))
+
+    async def engage_kill_switch(self, *, flatten: bool, reason: str = "") -> KillSwitchState:
+        body = {"flatten": flatten, "reason": reason}
+        data = await self._call("POST", "/system/kill-switch", json=body)
+        return KillSwitchState.model_validate(data)
+
+    async def clear_kill_switch(self) -> KillSwitchState:
+        data = await self._call("POST", "/system/kill-switch/clear")
+        return KillSwitchState.model_validate(data)
+
     async def _call(self, method: str, path: str, **kwargs: Any) -> Any:
         try:
             response = await self._http.request(method, path, **kwargs)
@@ -175,6 +265,9 @@ class RemoteEngineClient:
             code, message = str(error["code"]), str(error["message"])
         except (ValueError, KeyError, TypeError):
             code, message = "INTERNAL_ERROR", f"{response.status_code} {response.reason_phrase}"
+        if code == "ORDER_REJECTED":
+            details = error.get("details") or {}
+            raise OrderRejected(int(details.get("retcode") or 0), message)
         kind = _ERRORS.get(code)
         if kind is not None:
             raise kind(message)
@@ -183,6 +276,16 @@ class RemoteEngineClient:
     def _ws_url(self) -> str:
         base = self.url.replace("https://", "wss://", 1).replace("http://", "ws://", 1)
         return f"{base}/api/v1/ws"
+
+
+# The fields of an `OrderRequest` a person sets; the rest (source, strategy) the server decides.
+_ORDER_FIELDS = frozenset(
+    {"account_id", "symbol", "side", "type", "volume", "price", "stop_limit", "sl", "tp"}
+) | {"client_order_id"}
+
+
+def _order_body(request: OrderRequest) -> dict[str, Any]:
+    return request.model_dump(mode="json", include=set(_ORDER_FIELDS), exclude_none=True)
 
 
 class _Stream:

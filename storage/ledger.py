@@ -128,6 +128,10 @@ class LedgerStore:
         )
         return [Order.model_validate(dict(r)) for r in rows]
 
+    async def order(self, ticket: int) -> Order | None:
+        row = await self._db.fetchone("SELECT * FROM orders WHERE ticket = ?", (ticket,))
+        return None if row is None else Order.model_validate(dict(row))
+
     async def order_by_client_id(self, account_id: str, client_order_id: str) -> Order | None:
         row = await self._db.fetchone(
             "SELECT * FROM orders WHERE account_id = ? AND client_order_id = ?",

@@ -16,18 +16,36 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
 
+from config.models import SystemMode
+from engine.brokers.base import OrderRequest
 from engine.client import ACTION_ROLES, EngineClient
-from engine.errors import EngineError
-from engine.models import ResyncEvent
-from tui.messages import AcknowledgeAlert, FleetCommand, OpenWorker, WorkerCommand
+from engine.errors import EngineError, OrderRejected
+from engine.models import Alert, OrderStatus, ResyncEvent, Severity
+from tui import formatting as fmt
+from tui.formatting import describe_order
+from tui.messages import (
+    AcknowledgeAlert,
+    CancelOrder,
+    ClosePosition,
+    FlattenAccount,
+    FleetCommand,
+    OpenWorker,
+    StrategyCommand,
+    WorkerCommand,
+)
 from tui.screens.confirm import ConfirmScreen
 from tui.screens.help import HelpScreen, HelpSection
+from tui.screens.kill_switch import KillSwitchChoice, KillSwitchScreen
 from tui.screens.main import MainScreen
+from tui.screens.order_ticket import OrderTicketScreen
+from tui.screens.risk import RiskScreen
 from tui.screens.worker_detail import WorkerDetailScreen
 from tui.state import PanelState, Region
 from tui.widgets.alerts import AlertsTable
 from tui.widgets.header import Link
+from tui.widgets.orders import OrdersTable
 from tui.widgets.pane import Pane
+from tui.widgets.positions import PositionsTable
 from tui.widgets.workers import WorkersTable
 
 T = TypeVar("T")
@@ -40,6 +58,9 @@ _DONE = {"start": "Started", "stop": "Stopped", "restart": "Restarted"}
 
 # Textual's own palette entries that the panel replaces (quit must ask first).
 _REPLACED_COMMANDS = frozenset({"Quit"})
+
+# The screens that show live state, repainted by `paint`.
+_PAINTED = (MainScreen, WorkerDetailScreen, RiskScreen)
 
 
 class TradeDeckApp(App[None]):
@@ -59,6 +80,38 @@ class TradeDeckApp(App[None]):
             "Quit",
             id="app.quit",
             tooltip="Leave the panel (asks first while workers are running)",
+        ),
+        Binding(
+            "o",
+            "new_order",
+            "New order",
+            id="orders.place",
+            tooltip="Open the order ticket: live bid/ask, margin required and the risk "
+            "check's verdict before sending",
+        ),
+        Binding(
+            "K",
+            "kill_switch",
+            "Kill switch",
+            id="kill_switch.engage",
+            tooltip="Halt all trading: refuse new orders, pause strategies, cancel pending "
+            "orders, optionally close every position (asks first)",
+        ),
+        Binding(
+            "ctrl+k",
+            "clear_kill_switch",
+            "Clear kill switch",
+            show=False,
+            id="kill_switch.clear",
+            tooltip="Admin: let trading resume in the mode it had before the halt (asks first)",
+        ),
+        Binding(
+            "L",
+            "risk",
+            "Risk",
+            id="risk.open",
+            tooltip="The risk screen: limits against warning and threshold, risk alerts, "
+            "the kill switch",
         ),
     ]
 
@@ -129,6 +182,8 @@ class TradeDeckApp(App[None]):
 
     def paint(self) -> None:
         """Repaint what changed since the last paint, on every screen that shows it."""
+        for alert in self.state.take_notices():
+            self._announce(alert)
         dirty = self.state.take_dirty()
         if self.link != self._link_shown:
             self._link_shown = self.link
@@ -137,8 +192,18 @@ class TradeDeckApp(App[None]):
             return
         with self.batch_update():
             for screen in self.screen_stack:
-                if isinstance(screen, MainScreen | WorkerDetailScreen):
+                if isinstance(screen, _PAINTED):
                     screen.paint(self.state, dirty)
+
+    def _announce(self, alert: Alert) -> None:
+        """A high or critical alert pops up as well as joining the alerts pane."""
+        where = f"{alert.account_id}: " if alert.account_id else ""
+        self.notify(
+            f"{where}{alert.message}",
+            title=f"{alert.severity.value.capitalize()} alert",
+            severity="error" if alert.severity is Severity.CRITICAL else "warning",
+            timeout=10 if alert.severity is Severity.CRITICAL else 6,
+        )
 
     # --- commands --------------------------------------------------------------
 
@@ -204,6 +269,159 @@ class TradeDeckApp(App[None]):
     def _open_worker(self, message: OpenWorker) -> None:
         self.push_screen(WorkerDetailScreen(message.account_id))
 
+    # --- trading commands ------------------------------------------------------
+
+    @on(StrategyCommand)
+    def _strategy_command(self, message: StrategyCommand) -> None:
+        self.run_worker(self._run_strategy_command(message), group="commands")
+
+    async def _run_strategy_command(self, message: StrategyCommand) -> None:
+        verb = "pause" if message.pause else "resume"
+        call = self.client.pause_strategy if message.pause else self.client.resume_strategy
+        info = await self.attempt(
+            f"Could not {verb} strategy {message.strategy_id}", call(message.strategy_id)
+        )
+        if info is not None:
+            self.state.update_strategy(info)
+            self.paint()
+            self.notify(f"Strategy {info.id} on {info.account_id}: {info.state.value}.")
+
+    def action_new_order(self) -> None:
+        symbols = {w.account_id: w.symbols for w in self.state.workers.values()}
+        if not symbols:
+            self.notify("There is no account to trade.", severity="warning")
+            return
+        defaults = getattr(self.screen, "ticket_defaults", None)
+        account_id, symbol = defaults() if defaults is not None else (None, None)
+
+        def answered(request: OrderRequest | None) -> None:
+            if request is not None:
+                self.run_worker(self._place(request), group="commands")
+
+        self.push_screen(OrderTicketScreen(symbols, account_id=account_id, symbol=symbol), answered)
+
+    async def _place(self, request: OrderRequest) -> None:
+        what = f"{request.account_id} {request.side} {fmt.volume(request.volume)} {request.symbol}"
+        try:
+            order = await self.client.place_order(request)
+        except OrderRejected as rejected:
+            self._rejected(what, rejected.message)
+            return
+        except EngineError as error:
+            self.notify(f"Could not send {what}: {error.message}", title="Failed", severity="error")
+            return
+        self.state.update_order(order)
+        self.paint()
+        if order.status is OrderStatus.REJECTED:
+            self._rejected(what, order.reason or "no reason given")
+        else:
+            self.notify(describe_order(order, self.state.digits.get(order.symbol)), title="Order")
+
+    def _rejected(self, what: str, reason: str) -> None:
+        self.notify(f"{what} rejected: {reason}", title="Order rejected", severity="error")
+
+    @on(CancelOrder)
+    def _cancel_order(self, message: CancelOrder) -> None:
+        self.run_worker(self._run_cancel(message), group="commands")
+
+    async def _run_cancel(self, message: CancelOrder) -> None:
+        order = await self.attempt(
+            f"Could not cancel order {message.ticket}",
+            self.client.cancel_order(message.account_id, message.ticket),
+        )
+        if order is not None:
+            self.state.update_order(order)
+            self.paint()
+            self.notify(f"Cancelled order {order.ticket} on {order.account_id}.")
+
+    @on(ClosePosition)
+    def _close_position(self, message: ClosePosition) -> None:
+        self.run_worker(self._run_close(message), group="commands")
+
+    async def _run_close(self, message: ClosePosition) -> None:
+        order = await self.attempt(
+            f"Could not close position {message.ticket}",
+            self.client.close_position(message.account_id, message.ticket),
+        )
+        if order is not None:
+            digits = self.state.digits.get(order.symbol)
+            price = fmt.price(order.fill_price, digits)
+            self.notify(f"Closed position {message.ticket} on {order.account_id} at {price}.")
+
+    @on(FlattenAccount)
+    def _flatten(self, message: FlattenAccount) -> None:
+        self.run_worker(self._run_flatten(message.account_id), group="commands")
+
+    async def _run_flatten(self, account_id: str) -> None:
+        orders = await self.attempt(
+            f"Could not flatten {account_id}", self.client.flatten(account_id)
+        )
+        if orders is None:
+            return
+        failed = [o for o in orders if o.status is OrderStatus.REJECTED]
+        closed = len(orders) - len(failed)
+        text = f"Flattened {account_id}: {closed} position{'s' if closed != 1 else ''} closed."
+        if failed:
+            reasons = "; ".join(sorted({o.reason or "no reason given" for o in failed}))
+            self.notify(
+                f"{text} {len(failed)} could not close: {reasons}",
+                title="Flatten incomplete",
+                severity="error",
+            )
+        else:
+            self.notify(text)
+
+    def action_kill_switch(self) -> None:
+        state = self.state
+
+        def answered(choice: KillSwitchChoice | None) -> None:
+            if choice is not None:
+                self.run_worker(self._engage_kill_switch(choice), group="commands")
+
+        self.push_screen(
+            KillSwitchScreen(
+                pending_orders=len(state.open_orders),
+                positions=len(state.positions),
+                accounts=len(state.workers),
+            ),
+            answered,
+        )
+
+    async def _engage_kill_switch(self, choice: KillSwitchChoice) -> None:
+        engaged = await self.attempt(
+            "Could not engage the kill switch",
+            self.client.engage_kill_switch(flatten=choice.flatten, reason=choice.reason),
+        )
+        if engaged is not None:
+            self.notify(
+                f"Kill switch engaged: trading is halted. {engaged.paused_strategies} strategies "
+                f"paused, {engaged.cancelled_orders} pending orders cancelled, "
+                f"{engaged.closed_positions} positions closed.",
+                title="Trading halted",
+                severity="error",
+            )
+
+    def action_clear_kill_switch(self) -> None:
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.run_worker(self._clear_kill_switch(), group="commands")
+
+        question = (
+            "Clear the kill switch? New orders are accepted again in the mode trading had "
+            "before the halt; strategies stay paused until you resume them."
+        )
+        self.push_screen(ConfirmScreen(question, confirm_label="Clear"), answered)
+
+    async def _clear_kill_switch(self) -> None:
+        cleared = await self.attempt(
+            "Could not clear the kill switch", self.client.clear_kill_switch()
+        )
+        if cleared is not None:
+            self.notify("Kill switch cleared: trading may resume; strategies stay paused.")
+
+    def action_risk(self) -> None:
+        self.push_screen(RiskScreen())
+
     # --- keys ------------------------------------------------------------------
 
     def action_help(self) -> None:
@@ -216,9 +434,31 @@ class TradeDeckApp(App[None]):
             ("main screen", _bindings(MainScreen.BINDINGS)),
             ("any pane", _bindings(Pane.BINDINGS)),
             ("workers pane", _bindings(WorkersTable.BINDINGS)),
+            ("positions pane", _bindings(PositionsTable.BINDINGS)),
+            ("orders pane", _bindings(OrdersTable.BINDINGS)),
             ("alerts pane", _bindings(AlertsTable.BINDINGS)),
             ("worker detail", _bindings(WorkerDetailScreen.BINDINGS)),
+            ("risk screen", _bindings(RiskScreen.BINDINGS)),
+            ("order ticket", _bindings(OrderTicketScreen.BINDINGS)),
+            ("kill switch", _bindings(KillSwitchScreen.BINDINGS)),
         ]
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Keys the client's role may not use are shown disabled (None)."""
+        permission = _APP_PERMISSIONS.get(action)
+        if permission is not None and permission not in self.client.permissions:
+            return None
+        if action == "clear_kill_switch":
+            return self.halted or None
+        if action == "risk":
+            return not isinstance(self.screen, RiskScreen)
+        return True
+
+    @property
+    def halted(self) -> bool:
+        """Whether the kill switch has halted trading."""
+        system = self.state.system
+        return system is not None and system.mode is SystemMode.HALTED
 
     def on_key(self, event: events.Key) -> None:
         """A key that the client's role may not use is shown disabled; pressed
@@ -262,6 +502,13 @@ class TradeDeckApp(App[None]):
                     partial(self.run_action, binding.action, active.node),
                 )
 
+
+# App actions and the client permission each needs.
+_APP_PERMISSIONS = {
+    "new_order": "orders.place",
+    "kill_switch": "kill_switch.engage",
+    "clear_kill_switch": "kill_switch.clear",
+}
 
 _PALETTE = Binding(
     "ctrl+p",

@@ -8,7 +8,17 @@ from decimal import Decimal
 
 from rich.text import Text
 
-from engine.models import AlertStatus, OrderStatus, Severity, Side, WorkerState
+from config.models import RiskScope
+from engine.models import (
+    AlertStatus,
+    Order,
+    OrderStatus,
+    OrderType,
+    RiskLevel,
+    Severity,
+    Side,
+    WorkerState,
+)
 
 MONEY_PLACES = 2
 DASH = "-"
@@ -32,6 +42,7 @@ _ORDER_STYLES = {
     OrderStatus.REJECTED: "red",
     OrderStatus.CANCELLED: "dim",
 }
+_LEVEL_STYLES = {RiskLevel.OK: "green", RiskLevel.WARNING: "yellow", RiskLevel.BREACH: "bold red"}
 # Short enough for the orders pane's fixed Status column.
 _ORDER_LABELS = {OrderStatus.PARTIALLY_FILLED: "partial", OrderStatus.CANCELLED: "canceled"}
 
@@ -110,3 +121,56 @@ def order_status(value: OrderStatus) -> Text:
 
 def side(value: Side) -> Text:
     return Text(value.value, style="cyan" if value is Side.BUY else "magenta")
+
+
+def risk_level(value: RiskLevel) -> Text:
+    return Text(value.value, style=_LEVEL_STYLES[value])
+
+
+def risk_scope(scope: RiskScope, account_id: str | None, symbol: str | None) -> str:
+    """Whom a limit binds, in a few words: `all accounts`, an account, a symbol."""
+    if scope is RiskScope.GLOBAL:
+        return "all accounts"
+    if scope is RiskScope.ACCOUNT:
+        return account_id or "all accounts"
+    return f"{symbol} in {account_id or 'all accounts'}"
+
+
+def limit_bar(
+    value: Decimal, warning: Decimal | None, threshold: Decimal, level: RiskLevel, width: int
+) -> Text:
+    """A bar from zero to the threshold, filled to `value`, with the warning marked
+    by a `|`; a value past the threshold fills it and ends in `>`."""
+    cells = max(0, min(width, round(float(value / threshold) * width))) if threshold else width
+    mark = None
+    if warning is not None and threshold and warning < threshold:
+        mark = min(width - 1, round(float(warning / threshold) * width))
+    style = _LEVEL_STYLES[level]
+    bar = Text()
+    for i in range(width):
+        if i == mark:
+            bar.append("|", style="bold" if i < cells else "dim")
+        elif i < cells:
+            bar.append("█", style=style)
+        else:
+            bar.append("·", style="dim")
+    if value > threshold:
+        bar.append(">", style=style)
+    return bar
+
+
+def describe_order(order: Order, digits: int | None = None) -> str:
+    """An order's outcome in a sentence: `account-001 bought 0.10 EURUSD at 1.08425
+    (order 42).`, `account-001 placed buy limit 0.10 EURUSD at 1.08000 (order 43).`"""
+    lots = f"{volume(order.volume)} {order.symbol}"
+    if order.status in (OrderStatus.FILLED, OrderStatus.PARTIALLY_FILLED):
+        verb = "bought" if order.side is Side.BUY else "sold"
+        if order.status is OrderStatus.PARTIALLY_FILLED:
+            lots = f"{volume(order.filled_volume)} of {lots}"
+        what = f"{verb} {lots} at {price(order.fill_price, digits)}"
+    elif order.type is OrderType.MARKET:
+        what = f"sent {order.side.value} {lots}: {order.status.value}"
+    else:
+        kind = order.type.value.replace("_", " ")
+        what = f"placed {order.side.value} {kind} {lots} at {price(order.price, digits)}"
+    return f"{order.account_id} {what} (order {order.ticket})."

@@ -37,3 +37,34 @@ class OpenWorker(Message):
     """Show the detail screen for one account's worker."""
 
     account_id: str
+
+
+@dataclass
+class StrategyCommand(Message):
+    """Pause or resume one strategy."""
+
+    strategy_id: str
+    pause: bool
+
+
+@dataclass
+class CancelOrder(Message):
+    """Cancel one pending order."""
+
+    account_id: str
+    ticket: int
+
+
+@dataclass
+class ClosePosition(Message):
+    """Close one position at market (already confirmed by the trader)."""
+
+    account_id: str
+    ticket: int
+
+
+@dataclass
+class FlattenAccount(Message):
+    """Close every position of one account (already confirmed by the trader)."""
+
+    account_id: str

@@ -16,14 +16,21 @@ from engine.models import (
     AlertEvent,
     AlertStatus,
     Event,
+    KillSwitchEvent,
+    KillSwitchState,
     LogEvent,
     LogRecord,
     Order,
     OrderEvent,
     Position,
     PositionEvent,
+    Quote,
     QuoteEvent,
+    RiskLimitEvent,
+    Severity,
     Snapshot,
+    StrategyEvent,
+    StrategyInfo,
     SystemEvent,
     SystemStatus,
     WorkerEvent,
@@ -34,6 +41,8 @@ from tui.formatting import digits_of
 
 # Closed orders kept for the orders pane; open ones are always kept.
 RECENT_CLOSED_ORDERS = 200
+# Alerts this severe also pop up as a notification when they trigger.
+NOTIFY_SEVERITIES = frozenset({Severity.HIGH, Severity.CRITICAL})
 
 
 class Region(StrEnum):
@@ -45,6 +54,8 @@ class Region(StrEnum):
     ORDERS = "orders"
     ALERTS = "alerts"
     LOG = "log"
+    STRATEGIES = "strategies"
+    RISK = "risk"
 
 
 class PanelState:
@@ -60,7 +71,14 @@ class PanelState:
         self.orders: dict[int, Order] = {}
         self.alerts: dict[int, Alert] = {}
         self.digits: dict[str, int] = {}
+        self.quotes: dict[str, Quote] = {}
+        # Strategies as the panel last heard of them (their events, command
+        # replies, a worker's detail): the snapshot does not carry them.
+        self.strategies: dict[str, StrategyInfo] = {}
+        self.kill_switch: KillSwitchState | None = None
         self.last_log: LogRecord | None = None
+        # Severe alerts that triggered since the last paint, to pop up once each.
+        self.notices: list[Alert] = []
         self._dirty: set[Region] = set()
 
     # --- reading ---------------------------------------------------------------
@@ -77,6 +95,15 @@ class PanelState:
     @property
     def open_alerts(self) -> int:
         return sum(1 for a in self.alerts.values() if a.status is AlertStatus.TRIGGERED)
+
+    @property
+    def open_orders(self) -> list[Order]:
+        return [o for o in self.orders.values() if o.status.is_open]
+
+    def take_notices(self) -> list[Alert]:
+        """The severe alerts triggered since the last call (and forget them)."""
+        notices, self.notices = self.notices, []
+        return notices
 
     def take_dirty(self) -> set[Region]:
         """The regions changed since the last call (and forget them)."""
@@ -97,6 +124,7 @@ class PanelState:
         self.alerts = {a.id: a for a in snapshot.alerts if a.id is not None}
         for quote in snapshot.quotes:
             self.digits[quote.symbol] = digits_of(quote.bid)
+            self.quotes[quote.symbol] = quote
         self._dirty = set(Region)
 
     def apply(self, event: Event) -> None:
@@ -104,8 +132,11 @@ class PanelState:
         (it needs a new snapshot), so it changes nothing here."""
         self._tick(event.time)
         if isinstance(event, QuoteEvent):
-            if event.quote.symbol not in self.digits:
-                self.digits[event.quote.symbol] = digits_of(event.quote.bid)
+            quote = event.quote
+            if quote.symbol not in self.digits:
+                self.digits[quote.symbol] = digits_of(quote.bid)
+            # Only the order ticket shows quotes, and it reads them on its own timer.
+            self.quotes[quote.symbol] = quote
         elif isinstance(event, AccountEvent):
             self.accounts[event.account.account_id] = event.account
             self._dirty.update((Region.WORKERS, Region.HEADER))
@@ -124,6 +155,17 @@ class PanelState:
         elif isinstance(event, SystemEvent):
             self.system = event.status
             self._dirty.add(Region.HEADER)
+        elif isinstance(event, StrategyEvent):
+            if event.removed:
+                self.strategies.pop(event.strategy.id, None)
+                self._dirty.add(Region.STRATEGIES)
+            else:
+                self.update_strategy(event.strategy)
+        elif isinstance(event, KillSwitchEvent):
+            self.kill_switch = event.state
+            self._dirty.update((Region.HEADER, Region.RISK))
+        elif isinstance(event, RiskLimitEvent):
+            self._dirty.add(Region.RISK)
         elif isinstance(event, LogEvent):
             self.last_log = event.record
             self._dirty.add(Region.LOG)
@@ -134,9 +176,21 @@ class PanelState:
         self._dirty.update((Region.WORKERS, Region.HEADER))
 
     def update_alert(self, alert: Alert) -> None:
-        if alert.id is not None:
-            self.alerts[alert.id] = alert
-            self._dirty.update((Region.ALERTS, Region.HEADER))
+        if alert.id is None:
+            return
+        before = self.alerts.get(alert.id)
+        self.alerts[alert.id] = alert
+        self._dirty.update((Region.ALERTS, Region.HEADER, Region.RISK))
+        newly = alert.status is AlertStatus.TRIGGERED and (
+            before is None or before.status is not AlertStatus.TRIGGERED
+        )
+        if newly and alert.severity in NOTIFY_SEVERITIES:
+            self.notices.append(alert)
+
+    def update_strategy(self, strategy: StrategyInfo) -> None:
+        """A strategy's newest info (from an event, a command's reply or a detail)."""
+        self.strategies[strategy.id] = strategy
+        self._dirty.add(Region.STRATEGIES)
 
     def update_order(self, order: Order) -> None:
         self.orders[order.ticket] = order

@@ -173,6 +173,9 @@ class LatencyMiddleware:
     def __init__(self, app: ASGIApp, histogram: Histogram) -> None:
         self.app = app
         self.histogram = histogram
+        # Label values -> their series: `labels()` checks and locks on every
+        # call; the set is bounded by the route templates.
+        self._series: dict[tuple[str, str, str], Histogram] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -190,9 +193,11 @@ class LatencyMiddleware:
         try:
             await self.app(scope, receive, send_status)
         finally:
-            self.histogram.labels(scope["method"], route_template(scope), str(status)).observe(
-                time.perf_counter() - began
-            )
+            labels = (scope["method"], route_template(scope), str(status))
+            series = self._series.get(labels)
+            if series is None:
+                series = self._series[labels] = self.histogram.labels(*labels)
+            series.observe(time.perf_counter() - began)
 
 
 def route_template(scope: Scope) -> str:

@@ -56,7 +56,8 @@ class RateLimitMiddleware:
 
 async def _caller(scope: Scope, security: Security) -> Principal | None:
     """The authenticated caller, if the token is valid; kept in the request's
-    state for the audit log (the route's own check still runs)."""
+    state for the audit log and for the route's role check, which reuses it
+    instead of authenticating the token again."""
     headers = dict(scope.get("headers") or [])
     token = _token(headers)
     if token is None:

@@ -195,6 +195,23 @@ class Broker(Protocol):
 
     async def close_position(self, ticket: int, volume: Decimal | None = None) -> TradeResult: ...
 
+    async def modify_order(
+        self,
+        ticket: int,
+        price: Decimal,
+        sl: Decimal | None,
+        tp: Decimal | None,
+        stop_limit: Decimal | None = None,
+    ) -> TradeResult:
+        """New prices for a pending order (MT5's TRADE_ACTION_MODIFY)."""
+        ...
+
+    async def modify_position(
+        self, ticket: int, sl: Decimal | None, tp: Decimal | None
+    ) -> TradeResult:
+        """New SL/TP for an open position (MT5's TRADE_ACTION_SLTP; None removes one)."""
+        ...
+
     def account(self) -> AccountSnapshot: ...
 
     def positions(self) -> list[Position]: ...

@@ -172,6 +172,80 @@ class PaperBroker:
         self._refresh(order.symbol)
         return TradeResult(retcodes.DONE, f"Order {ticket} cancelled.", order, Changes([order]))
 
+    async def modify_order(
+        self,
+        ticket: int,
+        price: Decimal,
+        sl: Decimal | None,
+        tp: Decimal | None,
+        stop_limit: Decimal | None = None,
+    ) -> TradeResult:
+        """New prices for pending order `ticket` (MT5's TRADE_ACTION_MODIFY): checked
+        against the market as a new order would be."""
+        order = self._orders.get(ticket)
+        if order is None:
+            return TradeResult(retcodes.INVALID, f"There is no open order {ticket}.", None)
+        spec = self._specs[order.symbol]
+        quote = self._quote(order.symbol)
+        if quote is None:
+            return TradeResult(retcodes.PRICE_OFF, f"There is no quote for {order.symbol}.", None)
+        request = OrderRequest(
+            account_id=self.account_id,
+            symbol=order.symbol,
+            side=order.side,
+            type=order.type,
+            volume=order.volume,
+            price=price,
+            stop_limit=stop_limit if order.type is OrderType.STOP_LIMIT else None,
+            sl=sl,
+            tp=tp,
+            client_order_id=order.client_order_id,
+        )
+        if request.type is OrderType.STOP_LIMIT and request.stop_limit is None:
+            return TradeResult(retcodes.INVALID, "A stop-limit order needs a stop_limit.", None)
+        prices = _rounded_prices(request, spec)
+        problem = _pending_problem(request, prices, quote, spec)
+        if problem is not None:
+            return TradeResult(retcodes.INVALID_PRICE, problem, None)
+        reference = prices["stop_limit"] or prices["price"]
+        assert reference is not None
+        problem = _stops_problem(order.side, reference, prices["sl"], prices["tp"], spec)
+        if problem is not None:
+            return TradeResult(retcodes.INVALID_STOPS, problem, None)
+        update = {k: prices[k] for k in ("price", "stop_limit", "sl", "tp")}
+        if all(getattr(order, k) == v for k, v in update.items()):
+            message = f"Order {ticket} already has these prices."
+            return TradeResult(retcodes.NO_CHANGES, message, order)
+        order = order.model_copy(update={**update, "updated_at": self._clock.now()})
+        self._orders[ticket] = order
+        self._refresh(order.symbol)
+        return TradeResult(retcodes.DONE, f"Order {ticket} modified.", order, Changes([order]))
+
+    async def modify_position(
+        self, ticket: int, sl: Decimal | None, tp: Decimal | None
+    ) -> TradeResult:
+        """New SL/TP for open position `ticket` (MT5's TRADE_ACTION_SLTP; None removes one)."""
+        position = self._positions.get(ticket)
+        if position is None:
+            return TradeResult(retcodes.INVALID, f"There is no open position {ticket}.", None)
+        spec = self._specs[position.symbol]
+        quote = self._quote(position.symbol)
+        if quote is None:
+            message = f"There is no quote for {position.symbol}."
+            return TradeResult(retcodes.PRICE_OFF, message, None)
+        reference = quote.bid if position.side is _BUY else quote.ask  # where it would close
+        sl, tp = _round(sl, spec), _round(tp, spec)
+        problem = _stops_problem(position.side, reference, sl, tp, spec)
+        if problem is not None:
+            return TradeResult(retcodes.INVALID_STOPS, problem, None)
+        if (position.sl, position.tp) == (sl, tp):
+            message = f"Position {ticket} already has these stops."
+            return TradeResult(retcodes.NO_CHANGES, message, None)
+        position.sl, position.tp = sl, tp
+        self._refresh(position.symbol)
+        changes = Changes(positions=[self._mark(position)])
+        return TradeResult(retcodes.DONE, f"Position {ticket} stops modified.", None, changes)
+
     async def close_position(self, ticket: int, volume: Decimal | None = None) -> TradeResult:
         """Close all of position `ticket`, or `volume` of it, by an opposite market deal."""
         position = self._positions.get(ticket)

@@ -32,7 +32,16 @@ class Rejection:
 class OrderContext:
     """One order on its way to the broker, with what checks need to judge it."""
 
-    __slots__ = ("_account", "_open_orders", "_positions", "broker", "instrument", "now", "request")
+    __slots__ = (
+        "_account",
+        "_open_orders",
+        "_positions",
+        "broker",
+        "dry_run",
+        "instrument",
+        "now",
+        "request",
+    )
 
     def __init__(
         self,
@@ -40,11 +49,15 @@ class OrderContext:
         broker: Broker,
         instrument: InstrumentConfig | None,
         now: datetime,
+        *,
+        dry_run: bool = False,
     ) -> None:
         self.request = request
         self.broker = broker
         self.instrument = instrument
         self.now = now
+        # A preview (the order ticket's verdict): checks judge it but count nothing.
+        self.dry_run = dry_run
         self._account: AccountSnapshot | None = None
         self._positions: list[Position] | None = None
         self._open_orders: list[Order] | None = None

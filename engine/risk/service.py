@@ -259,7 +259,8 @@ class RiskEngine:
             rejection = self._refusal(limit, context, held, now)
             if rejection is not None:
                 return rejection
-        book.sent(now, symbol)
+        if not context.dry_run:
+            book.sent(now, symbol)
         return None
 
     # --- the bus -----------------------------------------------------------------

@@ -76,6 +76,10 @@ class Security:
         self._secret = secret
         self._clock = clock
         self._keys: dict[str, KeyRow] = {}
+        # Full API key -> its principal, for keys that authenticated: a dict
+        # lookup instead of parse, hash and compare per request. Emptied
+        # whenever `_keys` changes, so a revocation applies at once.
+        self._key_principals: dict[str, Principal] = {}
         self._users: dict[str, UserRow] = {}
         self._revoked_families: set[str] = set()
         # Single-use WebSocket tickets: ticket -> (principal, expiry).
@@ -111,6 +115,7 @@ class Security:
         self._loaded_at = self._clock.monotonic()
         if generation == self._generation:
             self._keys, self._users, self._revoked_families = keys, users, revoked
+            self._key_principals.clear()
 
     def _family_horizon(self) -> datetime:
         # Access tokens die with their refresh family. Only families revoked
@@ -119,6 +124,7 @@ class Security:
 
     def _changed(self) -> None:
         self._generation += 1
+        self._key_principals.clear()
 
     def _reload_if_stale(self) -> None:
         """Start a background reload when the cache is older than RELOAD_SECONDS."""
@@ -155,7 +161,12 @@ class Security:
         expired or revoked."""
         self._reload_if_stale()
         if token.startswith(KEY_PREFIX):
-            return self._key_principal(token)
+            principal = self._key_principals.get(token)
+            if principal is None:
+                principal = self._key_principal(token)
+                if principal is not None:
+                    self._key_principals[token] = principal
+            return principal
         return self._access_principal(token)
 
     def _key_principal(self, key: str) -> Principal | None:

@@ -15,7 +15,7 @@ import asyncio
 import contextlib
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from datetime import datetime, time
 from decimal import Decimal
 
@@ -262,11 +262,39 @@ class Worker:
         )
         return TradeResult(rejection.retcode, rejection.message, order, Changes([order]))
 
-    async def close_position(self, ticket: int, *, durable: bool = True) -> TradeResult:
+    async def close_position(
+        self, ticket: int, volume: Decimal | None = None, *, durable: bool = True
+    ) -> TradeResult:
+        """Close position `ticket`, or `volume` of it."""
+        return await self._act(lambda b: b.close_position(ticket, volume), durable=durable)
+
+    async def cancel_order(self, ticket: int) -> TradeResult:
+        return await self._act(lambda b: b.cancel_order(ticket))
+
+    async def modify_order(
+        self,
+        ticket: int,
+        price: Decimal,
+        sl: Decimal | None,
+        tp: Decimal | None,
+        stop_limit: Decimal | None = None,
+    ) -> TradeResult:
+        return await self._act(lambda b: b.modify_order(ticket, price, sl, tp, stop_limit))
+
+    async def modify_position(
+        self, ticket: int, sl: Decimal | None, tp: Decimal | None
+    ) -> TradeResult:
+        return await self._act(lambda b: b.modify_position(ticket, sl, tp))
+
+    async def _act(
+        self, action: Callable[[Broker], Awaitable[TradeResult]], *, durable: bool = True
+    ) -> TradeResult:
+        """One broker action on what the account already holds, serialised with
+        orders and recorded; with `durable`, returned once committed."""
         if self.broker is None or self.state is not WorkerState.RUNNING:
             raise Conflict(f"Worker {self.account_id} is not running.")
         async with self._send_lock:
-            result = await self.broker.close_position(ticket)
+            result = await action(self.broker)
             committed = self._record(result.changes)
         if durable:
             await committed

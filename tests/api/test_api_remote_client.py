@@ -13,7 +13,7 @@ import pytest
 from engine.api.app import create_app
 from engine.api.server import ServerHandle
 from engine.api.ws_channels import event_keys
-from engine.client import ACTIONS
+from engine.client import ACTION_ROLES, SYSTEM_ACTIONS
 from engine.clock import VirtualClock
 from engine.errors import Conflict, EngineError, NotFound, Unavailable
 from engine.models import (
@@ -29,6 +29,7 @@ from engine.remote import RemoteEngineClient, RemoteError
 from tests.api.conftest import SCOPED_ACCOUNT, Api
 
 WAIT = 10.0  # seconds of real time an expected event may take
+TRADER_ACTIONS = frozenset(a for a, role in ACTION_ROLES.items() if role == "trader")
 
 
 @asynccontextmanager
@@ -82,8 +83,11 @@ async def test_the_snapshot_is_the_engines_own(api: Api):
 
 
 async def test_connect_learns_the_role_and_permissions(api: Api):
+    async with remote(api, "admin") as admin:
+        assert admin.permissions == frozenset(ACTION_ROLES)
     async with remote(api, "trader") as trader, remote(api, "viewer") as viewer:
-        assert trader.role == "trader" and trader.permissions == ACTIONS
+        assert trader.role == "trader" and trader.permissions == TRADER_ACTIONS
+        assert "kill_switch.clear" not in trader.permissions, "clearing is for admins"
         assert viewer.role == "viewer" and viewer.permissions == frozenset()
         assert trader.connected and trader.description == api.url
 
@@ -245,7 +249,8 @@ async def test_a_scoped_key_sees_only_its_account(api: Api):
     engine = api.engine
     await advance(api, 60)
     async with remote(api, "scoped") as client:
-        assert client.permissions == ACTIONS
+        # A key limited to some accounts may not act on the whole system.
+        assert client.permissions == TRADER_ACTIONS - SYSTEM_ACTIONS
         snapshot = await client.snapshot()
         assert [w.account_id for w in snapshot.workers] == [SCOPED_ACCOUNT]
         assert [a.account_id for a in snapshot.accounts] == [SCOPED_ACCOUNT]

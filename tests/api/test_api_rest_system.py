@@ -38,6 +38,8 @@ async def test_status_is_read_by_any_role_and_never_anonymously(api: Any) -> Non
 
 async def test_a_scoped_key_sees_the_totals_of_its_accounts_only(api: Any) -> None:
     await api.engine.clock.advance(30)
+    # Let the fills and marks of those 30 s land, so both reads see one picture.
+    await api.engine.quiesce()
     status = (await api.client("scoped").get("/api/v1/system/status")).json()
     portfolio = (await api.client("scoped").get("/api/v1/portfolio")).json()
     assert (status["workers_total"], status["workers_running"]) == (1, 1)

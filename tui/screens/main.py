@@ -208,6 +208,22 @@ class MainScreen(Screen[None]):
         label = "Start all" if action == "start_all" else "Stop all"
         self.app.push_screen(ConfirmScreen(question, confirm_label=label), answered)
 
+    def ticket_defaults(self) -> tuple[str | None, str | None]:
+        """The order ticket starts on the account (and symbol) under the active
+        pane's cursor."""
+        table = self.pane(self.active_pane).table
+        key = table.cursor_key
+        if key is None:
+            return None, None
+        state = self._app.state
+        if self.active_pane == "workers":
+            return key, None
+        if self.active_pane == "positions" and (position := state.positions.get(int(key))):
+            return position.account_id, position.symbol
+        if self.active_pane == "orders" and (order := state.orders.get(int(key))):
+            return order.account_id, order.symbol
+        return None, None
+
     @property
     def _app(self) -> TradeDeckApp:
         return cast("TradeDeckApp", self.app)

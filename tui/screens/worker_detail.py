@@ -3,7 +3,7 @@ fills, positions and an equity sparkline. Opened with `enter` on a worker."""
 
 from __future__ import annotations
 
-import json
+from datetime import datetime
 from typing import TYPE_CHECKING, cast
 
 from rich.console import Group
@@ -14,21 +14,30 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Label, Sparkline, Static
+from textual.widgets import DataTable, Footer, Label, Static
 
 from config.issues import ValidationReport
-from engine.models import StrategyInfo, WorkerDetail, WorkerInfo
+from engine.models import EquityPoint, StrategyState, WorkerDetail, WorkerInfo
 from tui import formatting as fmt
-from tui.messages import WorkerAction, WorkerCommand
+from tui.messages import StrategyCommand, WorkerAction, WorkerCommand
 from tui.state import PanelState, Region
+from tui.widgets.equity_chart import DEFAULT_RANGE, RANGES, EquityChart
 from tui.widgets.header import StatusHeader
+from tui.widgets.strategies import StrategiesTable, strategy_rows
+from tui.widgets.workers import confirm_flatten
 
 if TYPE_CHECKING:
     from tui.app import TradeDeckApp
 
 _RECENT = 10
+# The equity chart's range keys: key, range name, what it charts.
+_RANGE_KEYS = (
+    ("h", "1h", "the last hour"),
+    ("d", "1d", "the last day"),
+    ("w", "1w", "the last week"),
+    ("a", "all", "every sample"),
+)
 _COLUMNS = {
-    "#detail-strategies": ("Strategy", "Kind", "State", "TF", "Params", "Symbols"),
     "#detail-positions": ("Ticket", "Symbol", "Side", "Lots", "Open", "Price", "P&L"),
     "#detail-orders": ("Ticket", "Symbol", "Side", "Type", "Lots", "Price", "Status"),
     "#detail-fills": ("Ticket", "Order", "Symbol", "Side", "Entry", "Lots", "Price"),
@@ -47,12 +56,40 @@ class WorkerDetailScreen(Screen[None]):
             id="workers.restart",
             tooltip="Stop this worker and start it again with a new worker id",
         ),
+        Binding(
+            "f",
+            "flatten",
+            "Flatten",
+            id="orders.flatten",
+            tooltip="Close every open position of this account at market (asks first)",
+        ),
+        *(
+            Binding(
+                key,
+                f"equity_range('{name}')",
+                f"Equity {name}",
+                show=False,
+                id=f"detail.equity_{name}",
+                tooltip=f"Chart {span} of this account's equity",
+            )
+            for key, name, span in _RANGE_KEYS
+        ),
+        Binding(
+            "p",
+            "toggle_strategy",
+            "Pause/resume",
+            id="strategies.pause",
+            tooltip="Pause the strategy under the cursor (it keeps its positions but opens "
+            "nothing), or resume it",
+        ),
     ]
 
     def __init__(self, account_id: str) -> None:
         super().__init__()
         self.account_id = account_id
         self.detail: WorkerDetail | None = None
+        self.equity_range = DEFAULT_RANGE
+        self.equity_points: list[EquityPoint] = []
         self._seen: tuple[object, ...] | None = None
         # Until its widgets exist the screen skips paints; it paints itself once ready.
         self._ready = False
@@ -63,9 +100,13 @@ class WorkerDetailScreen(Screen[None]):
             yield Static(id="detail-summary")
             yield Static(id="detail-validation")
             yield Label("Strategies", classes="detail-heading")
-            yield DataTable(id="detail-strategies", cursor_type="none")
-            yield Label("Equity", classes="detail-heading", id="detail-equity-label")
-            yield Sparkline([], id="detail-equity")
+            yield StrategiesTable(id="detail-strategies")
+            yield Label(
+                "Equity  (keys: h 1h, d 1d, w 1w, a all)",
+                classes="detail-heading",
+                id="detail-equity-label",
+            )
+            yield EquityChart(id="detail-equity-chart")
             yield Label("Positions", classes="detail-heading")
             yield DataTable(id="detail-positions", cursor_type="none")
             yield Label("Recent orders", classes="detail-heading")
@@ -88,6 +129,8 @@ class WorkerDetailScreen(Screen[None]):
             return
         if Region.HEADER in dirty:
             self.query_one(StatusHeader).show(state, self._app.client.description, self._app.link)
+        if Region.STRATEGIES in dirty and self.detail is not None:
+            self._show_strategies()
         worker = state.workers.get(self.account_id)
         if Region.WORKERS in dirty and worker is not None:
             # Reload the detail when the worker itself changed (state, new run, error).
@@ -109,14 +152,11 @@ class WorkerDetailScreen(Screen[None]):
         digits = self._app.state.digits
         self.query_one("#detail-summary", Static).update(render_summary(detail))
         self.query_one("#detail-validation", Static).update(render_validation(detail.validation))
-        self._fill(
-            "#detail-strategies",
-            [_strategy_row(s) for s in detail.strategies],
-        )
-        equity = [float(point.equity) for point in detail.equity]
-        self.query_one("#detail-equity", Sparkline).data = equity
-        label = "Equity" if not equity else f"Equity ({len(equity)} samples)"
-        self.query_one("#detail-equity-label", Label).update(label)
+        for strategy in detail.strategies:
+            self._app.state.update_strategy(strategy)
+        self._show_strategies()
+        since = self._since(self.equity_range)
+        self._show_equity([p for p in detail.equity if since is None or p.time >= since])
         self._fill(
             "#detail-positions",
             [
@@ -171,10 +211,65 @@ class WorkerDetailScreen(Screen[None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "command":
             return f"workers.{parameters[0]}" in self._app.client.permissions or None
+        if action == "flatten":
+            return "orders.flatten" in self._app.client.permissions or None
+        if action == "toggle_strategy":
+            permitted = "strategies.pause" in self._app.client.permissions
+            return (permitted and self._strategies.cursor_key is not None) or None
         return True
 
     def action_command(self, action: WorkerAction) -> None:
         self.post_message(WorkerCommand(action, self.account_id))
+
+    def action_equity_range(self, name: str) -> None:
+        self.equity_range = name
+        self.load_equity()
+
+    @work(exclusive=True, group="worker-equity")
+    async def load_equity(self) -> None:
+        name = self.equity_range
+        points = await self._app.attempt(
+            f"Could not load {self.account_id}'s equity",
+            self._app.client.equity_history(self.account_id, self._since(name)),
+        )
+        if points is not None and name == self.equity_range:
+            self._show_equity(points)
+
+    def _show_equity(self, points: list[EquityPoint]) -> None:
+        self.equity_points = points
+        self.query_one(EquityChart).show(points, self.equity_range)
+
+    def _since(self, name: str) -> datetime | None:
+        span = RANGES[name]
+        now = self._app.state.time
+        return None if span is None or now is None else now - span
+
+    def action_flatten(self) -> None:
+        confirm_flatten(self, self._app.state, self.account_id)
+
+    def ticket_defaults(self) -> tuple[str | None, str | None]:
+        """The order ticket opened here trades this account."""
+        return self.account_id, None
+
+    def action_toggle_strategy(self) -> None:
+        strategy_id = self._strategies.cursor_key
+        strategy = self._app.state.strategies.get(strategy_id) if strategy_id else None
+        if strategy is not None:
+            pause = strategy.state is not StrategyState.PAUSED
+            self.post_message(StrategyCommand(strategy.id, pause=pause))
+
+    @property
+    def _strategies(self) -> StrategiesTable:
+        return self.query_one(StrategiesTable)
+
+    def _show_strategies(self) -> None:
+        """The detail's strategies, as the panel last heard of each."""
+        assert self.detail is not None
+        known = self._app.state.strategies
+        shown = [known.get(s.id, s) for s in self.detail.strategies]
+        self._strategies.sync(strategy_rows(shown))
+        self._strategies.display = bool(shown)
+        self.refresh_bindings()
 
     def _fill(self, selector: str, rows: list[tuple[str | Text, ...]]) -> None:
         table = self.query_one(selector, DataTable)
@@ -223,15 +318,3 @@ def render_validation(report: ValidationReport) -> Group | Text:
         label = (f"  {issue.severity.value:<8}", style)
         lines.append(Text.assemble(label, f"{issue.path}: {issue.message}"))
     return Group(*lines)
-
-
-def _strategy_row(strategy: StrategyInfo) -> tuple[str | Text, ...]:
-    params = json.dumps(strategy.params, separators=(", ", "="), sort_keys=True)
-    return (
-        strategy.id,
-        strategy.kind,
-        Text(strategy.state.value, style="green" if strategy.state == "running" else "dim"),
-        strategy.timeframe.value,
-        params.strip("{}").replace('"', ""),
-        ", ".join(strategy.symbols),
-    )

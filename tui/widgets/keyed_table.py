@@ -16,6 +16,7 @@ from textual.widgets import DataTable
 
 if TYPE_CHECKING:
     from tui.app import TradeDeckApp
+    from tui.state import PanelState
 
 Cell = str | Text
 Row = tuple[str, tuple[Cell, ...]]
@@ -56,6 +57,11 @@ class KeyedTable(DataTable[Cell]):
     def permitted(self, permission: str) -> bool:
         """Whether the engine client lets the trader do this (see `engine.client.ACTIONS`)."""
         return permission in cast("TradeDeckApp", self.app).client.permissions
+
+    @property
+    def panel_state(self) -> PanelState:
+        """The panel's picture of the engine, to act on the row under the cursor."""
+        return cast("TradeDeckApp", self.app).state
 
     def sync(self, rows: Sequence[Row]) -> None:
         """Show exactly `rows`, in their order, touching only what changed."""

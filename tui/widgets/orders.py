@@ -3,7 +3,11 @@ keyed by ticket."""
 
 from __future__ import annotations
 
+from textual.binding import Binding
+
+from engine.models import Order
 from tui import formatting as fmt
+from tui.messages import CancelOrder
 from tui.state import PanelState
 from tui.widgets.keyed_table import Column, KeyedTable, Row
 
@@ -20,6 +24,31 @@ class OrdersTable(KeyedTable):
         Column("status", "Status", 8),
         Column("time", "Time", 8),
     )
+
+    BINDINGS = [
+        Binding(
+            "c",
+            "cancel_order",
+            "Cancel order",
+            id="orders.cancel",
+            tooltip="Cancel the pending order under the cursor",
+        ),
+    ]
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "cancel_order":
+            return (self.permitted("orders.cancel") and self._pending() is not None) or None
+        return True
+
+    def action_cancel_order(self) -> None:
+        if (order := self._pending()) is not None:
+            self.post_message(CancelOrder(order.account_id, order.ticket))
+
+    def _pending(self) -> Order | None:
+        """The order under the cursor, if it can still be cancelled."""
+        key = self.cursor_key
+        order = self.panel_state.orders.get(int(key)) if key is not None else None
+        return order if order is not None and order.status.is_open else None
 
 
 def order_rows(state: PanelState) -> list[Row]:

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from textual.binding import Binding
+from textual.widget import Widget
 
 from engine.models import WorkerState
 from tui import formatting as fmt
-from tui.messages import OpenWorker, WorkerAction, WorkerCommand
+from tui.messages import FlattenAccount, OpenWorker, WorkerAction, WorkerCommand
+from tui.screens.confirm import ConfirmScreen
 from tui.state import PanelState
 from tui.widgets.keyed_table import Column, KeyedTable, Row
 
@@ -45,6 +49,13 @@ class WorkersTable(KeyedTable):
             id="workers.restart",
             tooltip="Stop this worker and start it again with a new worker id",
         ),
+        Binding(
+            "f",
+            "flatten",
+            "Flatten",
+            id="orders.flatten",
+            tooltip="Close every open position of this account at market (asks first)",
+        ),
     ]
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -53,7 +64,13 @@ class WorkersTable(KeyedTable):
             return (permitted and self.cursor_key is not None) or None
         if action == "open":
             return self.cursor_key is not None or None
+        if action == "flatten":
+            return (self.permitted("orders.flatten") and self.cursor_key is not None) or None
         return True
+
+    def action_flatten(self) -> None:
+        if (account_id := self.cursor_key) is not None:
+            confirm_flatten(self, self.panel_state, account_id)
 
     def action_command(self, action: WorkerAction) -> None:
         if (account_id := self.cursor_key) is not None:
@@ -62,6 +79,33 @@ class WorkersTable(KeyedTable):
     def action_open(self) -> None:
         if (account_id := self.cursor_key) is not None:
             self.post_message(OpenWorker(account_id))
+
+
+def confirm_flatten(node: Widget, state: PanelState, account_id: str) -> None:
+    """Ask before flattening an account, saying what will close; on yes, `node`
+    posts `FlattenAccount`."""
+
+    def answered(yes: bool | None) -> None:
+        if yes:
+            node.post_message(FlattenAccount(account_id))
+
+    node.app.push_screen(
+        ConfirmScreen(flatten_question(state, account_id), confirm_label="Flatten"), answered
+    )
+
+
+def flatten_question(state: PanelState, account_id: str) -> str:
+    """What flattening an account will do, in words."""
+    positions = [p for p in state.positions.values() if p.account_id == account_id]
+    if not positions:
+        return f"Flatten {account_id}? It has no open position: nothing will close."
+    profit = sum((p.profit for p in positions), Decimal(0))
+    symbols = ", ".join(sorted({p.symbol for p in positions}))
+    count = f"{len(positions)} open position{'s' if len(positions) != 1 else ''}"
+    return (
+        f"Flatten {account_id}? Its {count} ({symbols}) close at market, "
+        f"realising about {profit:+,.2f}. Pending orders stay; strategies keep running."
+    )
 
 
 def worker_rows(state: PanelState) -> list[Row]:

@@ -1,20 +1,21 @@
-"""The portfolio, read only: each account and the total, open positions, and
-equity history. Closing positions is a later issue."""
+"""The portfolio: each account and the total, open positions, equity history,
+and closing a position (all of it or part)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
-from engine.api.deps import account_scope, check_account, get_engine, viewer
+from engine.api.deps import account_scope, audited, check_account, get_engine, trader, viewer
 from engine.api.schemas import Page, Paging, error_responses, paging, utc
+from engine.api.schemas import Request as RequestBody
 from engine.engine import Engine
-from engine.errors import WorkerNotFound
-from engine.models import AccountSnapshot, EquityPoint, Money, Position, Side
+from engine.errors import NotFound, OrderRejected, WorkerNotFound
+from engine.models import AccountSnapshot, EquityPoint, Money, Order, Position, Side
 from engine.security.principal import Principal
 
 router = APIRouter(
@@ -111,6 +112,33 @@ async def history(
         limit=paging.limit,
     )
     return Page[EquityPoint](items=items, total=total, skip=paging.skip, limit=paging.limit)
+
+
+class ClosePosition(RequestBody):
+    volume: Decimal | None = Field(
+        default=None, gt=0, description="close this much of it; all of it when omitted"
+    )
+
+
+@router.post("/positions/{ticket}/close", response_model=Order, responses=error_responses(404, 409))
+async def close_position(
+    ticket: int,
+    request: Request,
+    body: ClosePosition | None = None,
+    engine: Engine = Depends(get_engine),
+    principal: Principal = Depends(trader),
+) -> Order:
+    """Close position `ticket` (or `volume` of it) by an opposite market order;
+    the closing order."""
+    position = next((p for p in engine.snapshot().positions if p.ticket == ticket), None)
+    if position is None or not principal.sees(position.account_id):
+        raise NotFound(f"There is no open position {ticket}.")
+    volume = (body or ClosePosition()).volume
+    async with audited(request, principal, "position.close", f"position:{ticket}"):
+        result = await engine.orders.close_position(position.account_id, ticket, volume)
+        if not result.ok or result.order is None:
+            raise OrderRejected(result.retcode, result.message, ticket=ticket)
+        return result.order
 
 
 def _total(accounts: list[AccountSnapshot]) -> PortfolioTotal:
