@@ -3,6 +3,8 @@ pre-trade checks' verdict before sending; sending reports the outcome in words."
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from textual.widgets import Input, Select, Static
 
 from engine.client import EngineClient
@@ -119,7 +121,7 @@ async def test_sending_a_valid_order_fills_it_and_says_so(client: EngineClient, 
         await until(pilot, lambda: any(n.title == "Order" for n in notifications(app)))
         stored = await engine.store.ledger.order_by_client_id("account-001", client_order_id)
         assert stored is not None and stored.status is OrderStatus.FILLED
-        assert (stored.side, stored.volume, stored.symbol) == (Side.SELL, 30 / 100, "EURUSD")
+        assert (stored.side, stored.volume, stored.symbol) == (Side.SELL, Decimal("0.30"), "EURUSD")
         note = next(n for n in notifications(app) if n.title == "Order")
         assert note.message == (
             f"account-001 sold 0.30 EURUSD at {stored.fill_price} (order {stored.ticket})."

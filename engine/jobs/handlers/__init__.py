@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
-from engine.jobs.handlers import purge, reconcile, snapshot
+from engine.jobs.handlers import optimize, purge, reconcile, report, snapshot
 from engine.jobs.registry import HandlerRegistry
 
-BUILTIN = (reconcile.HANDLER, snapshot.HANDLER, purge.HANDLER)
+BUILTIN = (
+    reconcile.HANDLER,
+    snapshot.HANDLER,
+    report.HANDLER,
+    purge.HANDLER,
+    optimize.HANDLER,
+)
 
 
 def builtin_handlers() -> HandlerRegistry:

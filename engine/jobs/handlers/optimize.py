@@ -21,7 +21,7 @@ from config.strategies import STRATEGY_PARAMS
 from engine.analytics.performance import compute_performance
 from engine.backtest import BacktestSpec, run_backtest
 from engine.jobs.context import JobContext, PermanentFailure
-from engine.jobs.metrics import metrics_dict
+from engine.jobs.metrics import INTRADAY, metrics_dict
 from engine.jobs.registry import Handler
 from engine.models import JobPriority, ParamSet, StrategyInfo
 
@@ -94,7 +94,9 @@ async def optimize_strategy(ctx: JobContext, args: OptimizeArgs) -> dict[str, An
             BacktestSpec(kind, params, symbol, timeframe, start, args.hours, seed, risk),
             engine.settings.instruments,
         )
-        metrics = metrics_dict(compute_performance(result.equity, result.trade_pnls))
+        metrics = metrics_dict(
+            compute_performance(result.equity, result.trade_pnls, conventions=INTRADAY)
+        )
         metrics["orders"] = result.orders
         metrics["final_balance"] = str(result.final_balance)
         tried.append((params, metrics, _score(metrics.get(args.objective))))

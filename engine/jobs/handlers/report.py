@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict
 
 from engine.analytics.performance import compute_performance
 from engine.jobs.context import JobContext
-from engine.jobs.metrics import metrics_dict
+from engine.jobs.metrics import INTRADAY, metrics_dict
 from engine.jobs.registry import Handler
 from engine.models import DailyReport
 
@@ -86,7 +86,7 @@ def _report(
     trades: list[float],
     now: datetime,
 ) -> DailyReport:
-    metrics = compute_performance([(t, float(v)) for t, v in curve], trades)
+    metrics = compute_performance([(t, float(v)) for t, v in curve], trades, conventions=INTRADAY)
     first, last = curve[0][1], curve[-1][1]
     return DailyReport(
         day=day,
