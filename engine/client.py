@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
 from config.issues import ValidationReport
+from config.models import SystemMode
 from engine.brokers.base import OrderRequest, TradeResult
 from engine.errors import OrderRejected
 from engine.models import (
@@ -24,6 +25,7 @@ from engine.models import (
     RiskEvaluation,
     Snapshot,
     StrategyInfo,
+    SystemStatus,
     WorkerDetail,
     WorkerInfo,
 )
@@ -50,9 +52,10 @@ ACTION_ROLES: dict[str, str] = {
     "strategies.resume": "trader",
     "kill_switch.engage": "trader",
     "kill_switch.clear": "admin",
+    "system.mode": "admin",
 }
 # Actions on the whole system, which a key limited to some accounts may not take.
-SYSTEM_ACTIONS = frozenset({"kill_switch.engage", "kill_switch.clear"})
+SYSTEM_ACTIONS = frozenset({"kill_switch.engage", "kill_switch.clear", "system.mode"})
 ACTIONS = frozenset(ACTION_ROLES)
 
 
@@ -148,6 +151,10 @@ class EngineClient(Protocol):
 
     async def clear_kill_switch(self) -> KillSwitchState: ...
 
+    async def set_mode(self, mode: SystemMode) -> SystemStatus:
+        """Paper or live (MT5 accounts trade only in live)."""
+        ...
+
 
 class LocalEngineClient:
     """The panel's view of an engine in the same process: direct calls, and the
@@ -238,6 +245,9 @@ class LocalEngineClient:
 
     async def clear_kill_switch(self) -> KillSwitchState:
         return await self._engine.kill_switch.clear(by=LOCAL_USER)
+
+    async def set_mode(self, mode: SystemMode) -> SystemStatus:
+        return self._engine.set_mode(mode)
 
 
 def _order(result: TradeResult) -> Order:

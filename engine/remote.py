@@ -23,6 +23,7 @@ import websockets
 from pydantic import TypeAdapter, ValidationError
 
 from config.issues import ValidationReport
+from config.models import SystemMode
 from engine.brokers.base import OrderRequest
 from engine.client import ACTION_ROLES, EQUITY_POINTS, SYSTEM_ACTIONS
 from engine.errors import (
@@ -44,6 +45,7 @@ from engine.models import (
     RiskEvaluation,
     Snapshot,
     StrategyInfo,
+    SystemStatus,
     WorkerDetail,
     WorkerInfo,
 )
@@ -249,6 +251,10 @@ class RemoteEngineClient:
     async def clear_kill_switch(self) -> KillSwitchState:
         data = await self._call("POST", "/system/kill-switch/clear")
         return KillSwitchState.model_validate(data)
+
+    async def set_mode(self, mode: SystemMode) -> SystemStatus:
+        data = await self._call("POST", "/system/mode", json={"mode": mode.value})
+        return SystemStatus.model_validate(data)
 
     async def _call(self, method: str, path: str, **kwargs: Any) -> Any:
         try:

@@ -16,7 +16,7 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
 
-from config.models import SystemMode
+from config.models import BrokerKind, SystemMode
 from engine.brokers.base import OrderRequest
 from engine.client import ACTION_ROLES, EngineClient
 from engine.errors import EngineError, OrderRejected
@@ -104,6 +104,15 @@ class TradeDeckApp(App[None]):
             show=False,
             id="kill_switch.clear",
             tooltip="Admin: let trading resume in the mode it had before the halt (asks first)",
+        ),
+        Binding(
+            "M",
+            "switch_mode",
+            "Paper/live",
+            show=False,
+            id="system.mode",
+            tooltip="Admin: switch between paper and live trading; live lets MetaTrader 5 "
+            "accounts trade real money (asks first)",
         ),
         Binding(
             "L",
@@ -419,6 +428,34 @@ class TradeDeckApp(App[None]):
         if cleared is not None:
             self.notify("Kill switch cleared: trading may resume; strategies stay paused.")
 
+    def action_switch_mode(self) -> None:
+        system = self.state.system
+        if system is None:
+            return
+        going_live = system.mode is not SystemMode.LIVE
+        target = SystemMode.LIVE if going_live else SystemMode.PAPER
+        mt5 = sum(1 for w in self.state.workers.values() if w.broker is BrokerKind.MT5)
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.run_worker(self._switch_mode(target), group="commands")
+
+        if going_live:
+            question = (
+                f"Switch to LIVE mode? The {mt5} MetaTrader 5 account(s) start trading real "
+                "money: their strategies' and your orders reach the broker."
+            )
+            label = "Go live"
+        else:
+            question = "Switch to paper mode? MetaTrader 5 accounts stop taking new orders."
+            label = "Paper"
+        self.push_screen(ConfirmScreen(question, confirm_label=label), answered)
+
+    async def _switch_mode(self, mode: SystemMode) -> None:
+        status = await self.attempt("Could not switch the mode", self.client.set_mode(mode))
+        if status is not None:
+            self.notify(f"Mode is now {status.mode.value}.")
+
     def action_risk(self) -> None:
         self.push_screen(RiskScreen())
 
@@ -450,6 +487,9 @@ class TradeDeckApp(App[None]):
             return None
         if action == "clear_kill_switch":
             return self.halted or None
+        if action == "switch_mode":
+            # Out of a halt only by clearing the kill switch.
+            return not self.halted or None
         if action == "risk":
             return not isinstance(self.screen, RiskScreen)
         return True
@@ -505,6 +545,7 @@ class TradeDeckApp(App[None]):
 
 # App actions and the client permission each needs.
 _APP_PERMISSIONS = {
+    "switch_mode": "system.mode",
     "new_order": "orders.place",
     "kill_switch": "kill_switch.engage",
     "clear_kill_switch": "kill_switch.clear",
