@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from fastapi import APIRouter, Depends, Query, Request, status
+from fastapi import APIRouter, Depends, Path, Query, Request, status
 from pydantic import BaseModel, Field
 
 from engine.api.deps import (
@@ -42,6 +42,8 @@ _orders_paging = paging(
 # Listing reads this many of the newest orders per request; older ones are
 # reachable by ticket.
 _LIST_WINDOW = 5_000
+# A ticket is a SQLite INTEGER: 64-bit signed.
+Ticket = Path(ge=1, le=2**63 - 1, description="the order's ticket")
 
 
 class NewOrder(RequestBody):
@@ -145,16 +147,18 @@ async def flatten(
 
 @router.get("/{ticket}", response_model=Order, responses=error_responses(404))
 async def get_order(
-    ticket: int, engine: Engine = Depends(get_engine), principal: Principal = Depends(viewer)
+    ticket: int = Ticket,
+    engine: Engine = Depends(get_engine),
+    principal: Principal = Depends(viewer),
 ) -> Order:
     return await _visible(engine, principal, ticket)
 
 
 @router.put("/{ticket}", response_model=Order, responses=error_responses(404, 409))
 async def modify_order(
-    ticket: int,
     body: OrderChange,
     request: Request,
+    ticket: int = Ticket,
     engine: Engine = Depends(get_engine),
     principal: Principal = Depends(trader),
 ) -> Order:
@@ -166,8 +170,8 @@ async def modify_order(
 
 @router.delete("/{ticket}", response_model=Order, responses=error_responses(404, 409))
 async def cancel_order(
-    ticket: int,
     request: Request,
+    ticket: int = Ticket,
     engine: Engine = Depends(get_engine),
     principal: Principal = Depends(trader),
 ) -> Order:

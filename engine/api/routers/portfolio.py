@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field
 
@@ -122,8 +122,8 @@ class ClosePosition(RequestBody):
 
 @router.post("/positions/{ticket}/close", response_model=Order, responses=error_responses(404, 409))
 async def close_position(
-    ticket: int,
     request: Request,
+    ticket: int = Path(ge=1, le=2**63 - 1, description="the position's ticket"),
     body: ClosePosition | None = None,
     engine: Engine = Depends(get_engine),
     principal: Principal = Depends(trader),
