@@ -1,5 +1,6 @@
 """The engine headless on the real clock with a `crash_tick` handler that
-records each of its runs in its own committed row, for the kill -9 test:
+records each of its runs in its own committed row (job 1 holds its runner
+until the process dies, so one job is surely running then), for the kill -9 test:
 `python -m tests.jobs.crash_engine DB [--enqueue N]`. Prints `ready` once
 the jobs are enqueued (each acknowledged after its commit), runs until
 SIGTERM."""
@@ -16,10 +17,12 @@ from pydantic import BaseModel
 from config.loader import load_settings
 from engine.engine import Engine
 from engine.jobs import Handler, JobContext
+from engine.models import JobPriority
 
 
 class Tick(BaseModel):
     n: int
+    hold: bool = False  # on its first attempt, run until the process dies
 
 
 async def main(db: Path, enqueue: int) -> None:
@@ -32,7 +35,7 @@ async def main(db: Path, enqueue: int) -> None:
 
     async def tick(ctx: JobContext, args: Tick) -> int:
         await writer.submit([("INSERT INTO crash_runs (job_id) VALUES (?)", (ctx.job.id,))])
-        await asyncio.sleep(0.005)
+        await asyncio.sleep(60 if args.hold and ctx.job.attempts == 1 else 0.005)
         return args.n
 
     engine.jobs.registry.register(Handler("crash_tick", tick, "records its run", Tick))
@@ -41,7 +44,9 @@ async def main(db: Path, enqueue: int) -> None:
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGTERM, stop.set)
     await engine.start()
-    await asyncio.gather(*(engine.jobs.enqueue("crash_tick", {"n": n}) for n in range(enqueue)))
+    if enqueue:
+        await engine.jobs.enqueue("crash_tick", {"n": 0, "hold": True}, priority=JobPriority.HIGH)
+    await asyncio.gather(*(engine.jobs.enqueue("crash_tick", {"n": n}) for n in range(1, enqueue)))
     print("ready", flush=True)
     try:
         await stop.wait()

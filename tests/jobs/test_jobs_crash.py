@@ -57,6 +57,7 @@ def test_kill_9_while_jobs_run_loses_none(tmp_path: Path) -> None:
     try:
         assert _count(db, "select count(*) from jobs") == JOBS  # every enqueue committed
         _wait_for(db, completed, 100)
+        _wait_for(db, "select count(*) from crash_runs where job_id = 1", 1)
     finally:
         os.kill(process.pid, signal.SIGKILL)
         process.wait(10)
@@ -64,7 +65,7 @@ def test_kill_9_while_jobs_run_loses_none(tmp_path: Path) -> None:
     done_before = _count(db, completed)
     assert done_before < JOBS, "the jobs finished before the kill; nothing was tested"
     running_at_kill = {r[0] for r in _rows(db, "select id from jobs where state = 'running'")}
-    assert running_at_kill, "no job was running when the process died"
+    assert 1 in running_at_kill  # the job that holds its runner
 
     process = _start(db)
     try:
