@@ -15,13 +15,13 @@ from typing import TYPE_CHECKING
 
 from config.models import Timeframe
 from engine.analytics.performance import Conventions, compute_performance
-from engine.models import DealEntry, Fill, PerformanceMetrics
+from engine.models import PerformanceMetrics
 
 if TYPE_CHECKING:
     from engine.engine import Engine
 
-# Equity samples and deals read for one request, at most: a year of minute
-# marks for a handful of accounts.
+# Equity samples read for one request, at most: a year of minute marks for a
+# handful of accounts.
 _MAX_POINTS = 500_000
 _MAX_BENCHMARK_BARS = 10_000
 _TRADING_DAYS = 252
@@ -50,7 +50,9 @@ async def performance(
     A strategy has no equity of its own: its curve is its account's starting
     balance plus its realised P&L, deal by deal."""
     until = until or engine.clock.now()
-    fills = await _closing_fills(engine, accounts, strategy_id, since, until)
+    fills = await engine.store.ledger.closing_fills(
+        accounts=accounts, strategy_id=strategy_id, since=since, until=until
+    )
     trades = [float(f.profit + f.commission) for f in fills]
     if strategy_id is not None:
         account = engine.settings.account(engine.strategy(strategy_id).account_id)
@@ -78,29 +80,6 @@ async def _equity_curve(
     for point in points:
         totals[point.time] += float(point.equity)
     return sorted(totals.items())
-
-
-async def _closing_fills(
-    engine: Engine,
-    accounts: Collection[str] | None,
-    strategy_id: str | None,
-    since: datetime | None,
-    until: datetime,
-) -> list[Fill]:
-    """Deals that closed (part of) a position in the range, oldest first."""
-    fills = await engine.store.ledger.fills(None, limit=_MAX_POINTS)
-    return sorted(
-        (
-            f
-            for f in fills
-            if f.entry is not DealEntry.IN
-            and (accounts is None or f.account_id in accounts)
-            and (strategy_id is None or f.strategy_id == strategy_id)
-            and (since is None or f.time >= since)
-            and f.time <= until
-        ),
-        key=lambda f: (f.time, f.ticket),
-    )
 
 
 def _benchmark(

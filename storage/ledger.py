@@ -4,6 +4,7 @@ account resumes from, and the proof that it is exact (`rebuild`)."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -30,6 +31,7 @@ _UPSERT_BALANCE = (
     "updated_at = COALESCE(excluded.updated_at, paper_balances.updated_at)"
 )
 _OPEN = "status IN ('pending', 'placed', 'partially_filled')"
+_ORDER_SORTS = frozenset({"ticket", "account_id", "symbol", "status", "created_at", "updated_at"})
 
 
 class LedgerStore:
@@ -147,6 +149,66 @@ class LedgerStore:
         )
         return [Fill.model_validate(dict(r)) for r in rows]
 
+    async def query_orders(
+        self,
+        *,
+        accounts: Collection[str] | None = None,
+        symbol: str | None = None,
+        status: str | None = None,
+        source: str | None = None,
+        since: datetime | None = None,
+        sort: str = "ticket",
+        descending: bool = False,
+        skip: int = 0,
+        limit: int = 50,
+    ) -> tuple[list[Order], int]:
+        """One page of the orders matching every filter given, and how many match."""
+        if sort not in _ORDER_SORTS:
+            raise ValueError(f"orders cannot be sorted by {sort!r}")
+        where, params = _in("account_id", accounts)
+        for column, value in (("symbol", symbol), ("status", status), ("source", source)):
+            if value is not None:
+                where.append(f"{column} = ?")
+                params.append(value)
+        if since is not None:
+            where.append("created_at >= ?")
+            params.append(timestamp(since))
+        clause = _where(where)
+        direction = "DESC" if descending else "ASC"
+        total = await self._db.fetchone(f"SELECT COUNT(*) FROM orders{clause}", params)
+        rows = await self._db.fetchall(
+            f"SELECT * FROM orders{clause} ORDER BY {sort} {direction}, ticket {direction} "
+            "LIMIT ? OFFSET ?",
+            (*params, limit, skip),
+        )
+        return [Order.model_validate(dict(r)) for r in rows], total[0] if total else 0
+
+    async def closing_fills(
+        self,
+        *,
+        accounts: Collection[str] | None = None,
+        strategy_id: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> list[Fill]:
+        """Deals that closed (part of) a position, oldest first."""
+        where, params = _in("account_id", accounts)
+        where.append("entry != ?")
+        params.append(DealEntry.IN.value)
+        if strategy_id is not None:
+            where.append("strategy_id = ?")
+            params.append(strategy_id)
+        if since is not None:
+            where.append("time >= ?")
+            params.append(timestamp(since))
+        if until is not None:
+            where.append("time <= ?")
+            params.append(timestamp(until))
+        rows = await self._db.fetchall(
+            f"SELECT * FROM fills{_where(where)} ORDER BY time, ticket", params
+        )
+        return [Fill.model_validate(dict(r)) for r in rows]
+
     async def fills_since(self, account_id: str, since: datetime) -> list[Fill]:
         """An account's fills at or after `since`, oldest first: the deals an MT5
         account has already stored from the window its terminal is read over."""
@@ -245,6 +307,13 @@ def _account_filter(account_id: str | None) -> tuple[list[str], tuple[str, ...]]
     if account_id is None:
         return [], ()
     return ["account_id = ?"], (account_id,)
+
+
+def _in(column: str, values: Collection[str] | None) -> tuple[list[str], list[object]]:
+    """`column IN (...)` for the given values; no condition for None."""
+    if values is None:
+        return [], []
+    return [f"{column} IN ({', '.join('?' for _ in values)})"], list(values)
 
 
 def _where(conditions: list[str]) -> str:

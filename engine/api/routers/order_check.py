@@ -8,34 +8,23 @@ only its accounts' orders (others do not exist for it).
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 from fastapi import APIRouter, Depends
 from pydantic import Field
 
 from engine.api.deps import check_account, get_engine, viewer
-from engine.api.schemas import Request as RequestBody
+from engine.api.routers.orders import OrderFields
 from engine.api.schemas import error_responses
 from engine.brokers.base import OrderRequest
 from engine.engine import Engine
-from engine.models import OrderCheck, OrderType, Side
+from engine.models import OrderCheck
 from engine.security.principal import Principal
 
 router = APIRouter(prefix="/orders", tags=["orders"], responses=error_responses(401, 422, 429))
 
 
-class OrderToCheck(RequestBody):
+class OrderToCheck(OrderFields):
     """The order as `POST /orders` would take it; the id is optional here."""
 
-    account_id: str = Field(examples=["account-001"])
-    symbol: str = Field(examples=["EURUSD"])
-    side: Side
-    type: OrderType = OrderType.MARKET
-    volume: Decimal = Field(gt=0, examples=["0.10"])
-    price: Decimal | None = Field(default=None, gt=0)
-    stop_limit: Decimal | None = Field(default=None, gt=0)
-    sl: Decimal | None = Field(default=None, gt=0)
-    tp: Decimal | None = Field(default=None, gt=0)
     client_order_id: str = Field(default="check", min_length=1, max_length=64)
 
 

@@ -39,14 +39,13 @@ router = APIRouter(prefix="/orders", tags=["orders"], responses=error_responses(
 _orders_paging = paging(
     "ticket", "account_id", "symbol", "status", "created_at", "updated_at", default="ticket"
 )
-# Listing reads this many of the newest orders per request; older ones are
-# reachable by ticket.
-_LIST_WINDOW = 5_000
 # A ticket is a SQLite INTEGER: 64-bit signed.
 Ticket = Path(ge=1, le=2**63 - 1, description="the order's ticket")
 
 
-class NewOrder(RequestBody):
+class OrderFields(RequestBody):
+    """What every order body says: where, what, how much, at which prices."""
+
     account_id: str = Field(examples=["account-001"])
     symbol: str = Field(examples=["EURUSD"])
     side: Side
@@ -56,6 +55,9 @@ class NewOrder(RequestBody):
     stop_limit: Decimal | None = Field(default=None, gt=0)
     sl: Decimal | None = Field(default=None, gt=0)
     tp: Decimal | None = Field(default=None, gt=0)
+
+
+class NewOrder(OrderFields):
     filling: Filling = Filling.FOK
     client_order_id: str = Field(
         min_length=1, max_length=64, description="idempotency: the same id returns the first order"
@@ -109,17 +111,18 @@ async def list_orders(
     principal: Principal = Depends(viewer),
 ) -> Page[Order]:
     accounts = account_scope(principal, account)
-    after = utc(since, "since")
-    found = [
-        o
-        for o in await engine.store.ledger.orders(account, limit=_LIST_WINDOW)
-        if (accounts is None or o.account_id in accounts)
-        and (symbol is None or o.symbol == symbol)
-        and (status_ is None or o.status is status_)
-        and (source is None or o.source is source)
-        and (after is None or o.created_at >= after)
-    ]
-    return paging.page(found)
+    orders, total = await engine.store.ledger.query_orders(
+        accounts=accounts,
+        symbol=symbol,
+        status=status_,
+        source=source,
+        since=utc(since, "since"),
+        sort=paging.sort or "ticket",
+        descending=paging.descending,
+        skip=paging.skip,
+        limit=paging.limit,
+    )
+    return Page[Order](items=orders, total=total, skip=paging.skip, limit=paging.limit)
 
 
 @router.post("/flatten", response_model=Flattened)
