@@ -53,7 +53,7 @@ async def performance(
     fills = await engine.store.ledger.closing_fills(
         accounts=accounts, strategy_id=strategy_id, since=since, until=until
     )
-    trades = [float(f.profit + f.commission) for f in fills]
+    trades = [float(f.profit - f.commission) for f in fills]  # commission is a cost
     if strategy_id is not None:
         account = engine.settings.account(engine.strategy(strategy_id).account_id)
         base = float(account.starting_balance) if account is not None else 0.0

@@ -4,6 +4,7 @@ account, or one strategy, against a benchmark; validated and scoped."""
 from __future__ import annotations
 
 import httpx
+import pytest
 
 from tests.api.conftest import SCOPED_ACCOUNT, Api
 
@@ -76,3 +77,15 @@ async def test_a_scoped_key_sees_only_its_accounts(api: Api) -> None:
         )
     ).json()
     assert mine == alone
+
+
+async def test_trade_pnl_is_profit_less_commission(api: Api) -> None:
+    await traded(api, 1800)
+    closing = [f for f in await api.engine.store.ledger.fills(limit=-1) if f.entry != "in"]
+    charged = [f for f in closing if f.commission > 0]
+    assert charged, "the demo charges commission on some accounts"
+    account = charged[0].account_id
+    pnls = [float(f.profit - f.commission) for f in closing if f.account_id == account]
+    metrics = (await api.client("viewer").get(PERFORMANCE, params={"account": account})).json()
+    assert metrics["trades"] == len(pnls)
+    assert metrics["expectancy"] == pytest.approx(sum(pnls) / len(pnls))
