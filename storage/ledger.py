@@ -4,6 +4,7 @@ account resumes from, and the proof that it is exact (`rebuild`)."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -153,6 +154,65 @@ class LedgerStore:
         rows = await self._db.fetchall(
             "SELECT * FROM fills WHERE account_id = ? AND time >= ? ORDER BY ticket",
             (account_id, timestamp(since)),
+        )
+        return [Fill.model_validate(dict(r)) for r in rows]
+
+    async def fills_between(
+        self,
+        *,
+        accounts: Collection[str] | None = None,
+        strategy_id: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = -1,
+    ) -> list[Fill]:
+        """Every fill (entries too) of `accounts` (None: all) and `strategy_id`
+        (None: any) in [since, until], oldest first; a negative limit means all."""
+        where: list[str] = []
+        params: list[object] = []
+        if accounts is not None:
+            where.append(f"account_id IN ({', '.join('?' for _ in accounts)})")
+            params.extend(accounts)
+        if strategy_id is not None:
+            where.append("strategy_id = ?")
+            params.append(strategy_id)
+        if since is not None:
+            where.append("time >= ?")
+            params.append(timestamp(since))
+        if until is not None:
+            where.append("time <= ?")
+            params.append(timestamp(until))
+        rows = await self._db.fetchall(
+            f"SELECT * FROM fills{_where(where)} ORDER BY time, ticket LIMIT ?", (*params, limit)
+        )
+        return [Fill.model_validate(dict(r)) for r in rows]
+
+    async def closing_fills(
+        self,
+        *,
+        accounts: Collection[str] | None = None,
+        strategy_id: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = -1,
+    ) -> list[Fill]:
+        """Deals that closed (part of) a position, of `accounts` (None: all) and
+        `strategy_id` (None: any) in [since, until], oldest first."""
+        where, params = ["entry != 'in'"], []
+        if accounts is not None:
+            where.append(f"account_id IN ({', '.join('?' for _ in accounts)})")
+            params.extend(accounts)
+        if strategy_id is not None:
+            where.append("strategy_id = ?")
+            params.append(strategy_id)
+        if since is not None:
+            where.append("time >= ?")
+            params.append(timestamp(since))
+        if until is not None:
+            where.append("time <= ?")
+            params.append(timestamp(until))
+        rows = await self._db.fetchall(
+            f"SELECT * FROM fills{_where(where)} ORDER BY time, ticket LIMIT ?", (*params, limit)
         )
         return [Fill.model_validate(dict(r)) for r in rows]
 
