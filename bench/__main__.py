@@ -13,7 +13,19 @@ import time
 
 from bench.report import print_figures
 
-BENCHMARKS = ("store", "engine", "panel", "startup", "rest", "ws", "load", "jobs", "risk")
+BENCHMARKS = (
+    "store",
+    "engine",
+    "panel",
+    "startup",
+    "rest",
+    "ws",
+    "load",
+    "jobs",
+    "risk",
+    "ws_engine",
+    "orders",
+)
 
 
 def main() -> int:

@@ -1,7 +1,7 @@
 """WebSocket fan-out: 200 clients on loopback subscribed to `orders` and
 `ticker`, messages delivered per second and p99 delivery delay, beside bare
-per-client-queue broadcast servers fed the same events in the same run; then
-the engine's tick throughput with and without the 200 clients attached.
+per-client-queue broadcast servers fed the same events in the same run. (What
+the clients cost the engine is `bench/bench_ws_engine.py`.)
 
 Two yardsticks sit beside the API's stream: `bare_uvicorn`, a bare Starlette
 WebSocket endpoint on the same uvicorn server (what the hub itself costs),
@@ -36,20 +36,20 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import websockets
 from starlette.websockets import WebSocket, WebSocketDisconnect
 from websockets.asyncio.server import ServerConnection
 
-from bench.bench_engine import SETTLE_ROUNDS, bench_settings
 from bench.report import command_line
 from bench.ws_clients import clients
 from config.loader import load_settings
 from config.models import Settings
 from engine.api.app import create_app
 from engine.api.server import ServerHandle
-from engine.clock import Clock, RealClock, VirtualClock
+from engine.api.ws import Hub
+from engine.clock import Clock, RealClock
 from engine.engine import Engine
 from engine.models import Event, Order, OrderEvent, OrderStatus, OrderType, Quote, QuoteEvent, Side
 from engine.security.principal import Role
@@ -62,7 +62,6 @@ ORDERS_PER_TICK = 4
 SYMBOLS = 6  # one quote per symbol per tick
 QUEUE = 1000  # per-client bound, as `server.ws_queue_size` defaults
 GOAL_RATIO = 0.7
-GOAL_TICK_DROP = 0.2
 BARE_PATH = "/bare/ws"
 
 Publish = Callable[[Event], None]
@@ -71,17 +70,19 @@ Publish = Callable[[Event], None]
 async def run(quick: bool = False) -> dict[str, Any]:
     seconds = 3.0 if quick else 6.0
     rounds = 1 if quick else 3
-    ticks = 120 if quick else 600
     samples: dict[str, list[dict[str, Any]]] = {}
     with tempfile.TemporaryDirectory(prefix="tradedeck-bench-ws-") as tmp:
         folder = Path(tmp)
         bare = BareBroadcast()
         settings = load_settings(None, env={})
+        # Every quote offered is sent, as the bare servers send it: this
+        # measures sending capacity, not the ticker's interval.
+        settings.server.ws_ticker_interval_ms = 0
         async with (
-            _api(settings, folder / "fanout", RealClock(), bare=bare) as api,
+            serve_api(settings, folder / "fanout", RealClock(), bare=bare) as api,
             _bare_websockets(bare) as bare_url,
         ):
-            engine, api_url, key = api
+            engine, _, api_url, key = api
             symbols = list(settings.instruments)[:SYMBOLS]
             targets: dict[str, tuple[str, str | None, Publish]] = {
                 "api": (api_url, key, engine.bus.publish),
@@ -92,15 +93,10 @@ async def run(quick: bool = False) -> dict[str, Any]:
                 for name, (url, token, publish) in targets.items():
                     figures = await _measure(url, token, seconds, publish, symbols)
                     samples.setdefault(name, []).append(figures)
-        for n in range(rounds):
-            for clients_attached in (0, CLIENTS):
-                path = folder / f"ticks-{n}-{clients_attached}"
-                figures = await _tick_rate(path, ticks, clients_attached)
-                samples.setdefault(f"ticks_{clients_attached}", []).append(figures)
-    return _summary(samples, ticks)
+    return _summary(samples)
 
 
-def _summary(samples: dict[str, list[dict[str, Any]]], ticks: int) -> dict[str, Any]:
+def _summary(samples: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
     def median(name: str, figure: str) -> float:
         return statistics.median(s[figure] for s in samples[name])
 
@@ -123,29 +119,34 @@ def _summary(samples: dict[str, list[dict[str, Any]]], ticks: int) -> dict[str, 
             result["api_msgs_per_s"] / result[f"{name}_msgs_per_s"], 2
         )
     result["goal"] = f">= {GOAL_RATIO} of the bare rate"
-    alone = median(f"ticks_{0}", "rate")
-    attached = median(f"ticks_{CLIENTS}", "rate")
-    result["engine_simulated_seconds"] = ticks
-    result["engine_worker_ticks_per_s_alone"] = round(alone)
-    result[f"engine_worker_ticks_per_s_{CLIENTS}_clients"] = round(attached)
-    result["engine_tick_drop"] = round(1 - attached / alone, 3)
-    result["engine_clients_msgs_received"] = round(median(f"ticks_{CLIENTS}", "received"))
-    result["engine_goal"] = f"drop < {GOAL_TICK_DROP:.0%}"
     return result
 
 
 # --- the servers -----------------------------------------------------------------
 
 
+class Served(NamedTuple):
+    engine: Engine
+    hub: Hub
+    url: str  # the stream's
+    key: str  # a viewer's
+
+
 @asynccontextmanager
-async def _api(
-    settings: Settings, path: Path, clock: Clock, *, bare: BareBroadcast | None = None
-) -> AsyncIterator[tuple[Engine, str, str]]:
-    """The engine (market loops off: the bench drives it) on the database at
-    `path`, behind the real API on a free loopback port, and a viewer key.
-    With `bare`, its endpoint is served at `BARE_PATH` by the same uvicorn."""
+async def serve_api(
+    settings: Settings,
+    path: Path,
+    clock: Clock,
+    *,
+    bare: BareBroadcast | None = None,
+    run_loops: bool = False,
+) -> AsyncIterator[Served]:
+    """The engine on the database at `path` (market loops off unless
+    `run_loops`: the bench drives it), behind the real API on a free loopback
+    port, and a viewer key. With `bare`, its endpoint is served at `BARE_PATH`
+    by the same uvicorn."""
     engine = await Engine.open(settings, path.with_suffix(".db"), clock)
-    await engine.start(run_loops=False)
+    await engine.start(run_loops=run_loops)
     security = await Security.open(
         engine.store, settings.server, secret_path=path.with_suffix(".secret"), clock=clock
     )
@@ -154,7 +155,7 @@ async def _api(
     handle = ServerHandle(app if bare is None else bare.beside(app), "127.0.0.1", 0)
     await handle.start()
     try:
-        yield engine, f"ws://127.0.0.1:{handle.port}/api/v1/ws", key
+        yield Served(engine, app.state.hub, f"ws://127.0.0.1:{handle.port}/api/v1/ws", key)
     finally:
         await app.state.hub.close()
         await handle.stop()
@@ -309,44 +310,6 @@ def _order() -> Order:
         created_at=now,
         updated_at=now,
     )
-
-
-# --- the engine's tick throughput ------------------------------------------------
-
-
-async def _tick_rate(path: Path, ticks: int, attached: int) -> dict[str, Any]:
-    """Worker-ticks per second of the 50-account bench engine on the virtual
-    clock, timed as in bench_engine, with `attached` stream clients subscribed."""
-    settings = bench_settings(50)
-    clock = VirtualClock(settle_rounds=SETTLE_ROUNDS)
-    subscribers = {
-        symbol: sum(1 for a in settings.accounts if symbol in a.symbols)
-        for symbol in settings.instruments
-    }
-    async with _api(settings, path, clock) as (engine, url, key):
-        worker_ticks = 0
-
-        def count(event: Event) -> None:
-            nonlocal worker_ticks
-            if type(event) is QuoteEvent:
-                worker_ticks += subscribers[event.quote.symbol]
-
-        engine.bus.add_listener(count)
-        async with contextlib.AsyncExitStack() as stack:
-            stop = None
-            if attached:
-                stop = await stack.enter_async_context(clients(url, key, attached, CHANNELS))
-            await engine.quiesce()
-            began = time.perf_counter()
-            for n in range(1, ticks + 1):
-                await clock.advance(1.0)
-                engine.step_market()
-                if n % 60 == 0:
-                    engine.mark(sample_equity=True)
-            await engine.quiesce()
-            elapsed = time.perf_counter() - began
-            received = (await stop())["received"] if stop else 0
-    return {"rate": worker_ticks / elapsed, "received": received}
 
 
 def main() -> None:

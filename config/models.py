@@ -226,6 +226,13 @@ class ServerSettings(_Section):
     refresh_token_days: int = Field(default=7, ge=1)
     ws_heartbeat_seconds: float = Field(default=15.0, gt=0)
     ws_queue_size: int = Field(default=1000, ge=10)
+    ws_ticker_interval_ms: int = Field(
+        default=250,
+        ge=0,
+        le=60_000,
+        description="`ticker` sends each client at most one quote per symbol per interval, "
+        "the latest (0: once per event-loop turn)",
+    )
     ws_auth_timeout_seconds: float = Field(default=5.0, gt=0)
     rate_limits: RateLimitSettings = Field(default_factory=RateLimitSettings)
 

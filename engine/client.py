@@ -19,10 +19,15 @@ from engine.models import (
     Alert,
     EquityPoint,
     Event,
+    Job,
+    JobsOverview,
+    JobState,
     KillSwitchState,
     Order,
     OrderCheck,
+    ParamSet,
     RiskEvaluation,
+    Schedule,
     Snapshot,
     StrategyInfo,
     SystemStatus,
@@ -53,14 +58,30 @@ ACTION_ROLES: dict[str, str] = {
     "kill_switch.engage": "trader",
     "kill_switch.clear": "admin",
     "system.mode": "admin",
+    # --- jobs: the queue, its dead letters, schedules and models ---
+    "jobs.retry": "trader",
+    "jobs.cancel": "trader",
+    "schedules.run": "trader",
+    "schedules.enable": "admin",
+    "schedules.disable": "admin",
+    "models.deploy": "trader",
 }
 # Actions on the whole system, which a key limited to some accounts may not take.
-SYSTEM_ACTIONS = frozenset({"kill_switch.engage", "kill_switch.clear", "system.mode"})
+SYSTEM_ACTIONS = frozenset(
+    {"kill_switch.engage", "kill_switch.clear", "system.mode"}
+    # Schedules and models are system-wide too (the API asks for an unscoped key).
+    | {"schedules.run", "schedules.enable", "schedules.disable", "models.deploy"}
+)
 ACTIONS = frozenset(ACTION_ROLES)
 
 
 # Equity samples a chart asks for at most (the API's largest page).
 EQUITY_POINTS = 500
+
+# Finished jobs the jobs pane lists, latest first.
+RECENT_JOBS = 20
+# Jobs one tab of the jobs screen lists at most, and the parameter sets of one search.
+JOBS_PAGE = 200
 
 # Who acts, in the engine's records, when the local panel acts: the owner at the terminal.
 LOCAL_USER = "local panel"
@@ -153,6 +174,46 @@ class EngineClient(Protocol):
 
     async def set_mode(self, mode: SystemMode) -> SystemStatus:
         """Paper or live (MT5 accounts trade only in live)."""
+        ...
+
+    # --- jobs: the queue, its dead letters, schedules and models -------------------
+
+    async def jobs_overview(self) -> JobsOverview:
+        """Queued counts by priority, the running jobs, the `RECENT_JOBS` latest finished."""
+        ...
+
+    async def jobs(self, states: list[JobState]) -> list[Job]:
+        """The newest `JOBS_PAGE` jobs in any of `states`, newest first."""
+        ...
+
+    async def job(self, job_id: int) -> Job:
+        """One job with its arguments, attempts, error, traceback and result."""
+        ...
+
+    async def retry_job(self, job_id: int) -> Job:
+        """Run a dead job again (out of the dead-letter queue)."""
+        ...
+
+    async def cancel_job(self, job_id: int) -> Job:
+        """Cancel a job still to run; ask a running one to stop."""
+        ...
+
+    async def schedules(self) -> list[Schedule]: ...
+
+    async def run_schedule(self, name: str) -> Job:
+        """Enqueue the schedule's job now (or return its job still active)."""
+        ...
+
+    async def enable_schedule(self, name: str) -> Schedule: ...
+
+    async def disable_schedule(self, name: str) -> Schedule: ...
+
+    async def models(self, job_id: int) -> list[ParamSet]:
+        """The parameter sets an optimisation job tried, best rank first."""
+        ...
+
+    async def deploy_model(self, model_id: int, strategy_id: str | None = None) -> StrategyInfo:
+        """Apply a parameter set to a running strategy (default: the one it was tuned for)."""
         ...
 
 
@@ -248,6 +309,49 @@ class LocalEngineClient:
 
     async def set_mode(self, mode: SystemMode) -> SystemStatus:
         return self._engine.set_mode(mode)
+
+    # --- jobs: the queue, its dead letters, schedules and models -------------------
+
+    async def jobs_overview(self) -> JobsOverview:
+        jobs = self._engine.jobs
+        return JobsOverview(
+            stats=await jobs.stats(), running=jobs.running(), recent=await jobs.recent(RECENT_JOBS)
+        )
+
+    async def jobs(self, states: list[JobState]) -> list[Job]:
+        found, _ = await self._engine.jobs.list(states=states, limit=JOBS_PAGE)
+        return found
+
+    async def job(self, job_id: int) -> Job:
+        return await self._engine.jobs.get(job_id)
+
+    async def retry_job(self, job_id: int) -> Job:
+        return await self._engine.jobs.retry(job_id)
+
+    async def cancel_job(self, job_id: int) -> Job:
+        return await self._engine.jobs.cancel(job_id)
+
+    async def schedules(self) -> list[Schedule]:
+        return self._engine.jobs.schedules.list()
+
+    async def run_schedule(self, name: str) -> Job:
+        job, _ = await self._engine.jobs.schedules.run_now(name)
+        return job
+
+    async def enable_schedule(self, name: str) -> Schedule:
+        return await self._engine.jobs.schedules.enable(name)
+
+    async def disable_schedule(self, name: str) -> Schedule:
+        return await self._engine.jobs.schedules.disable(name)
+
+    async def models(self, job_id: int) -> list[ParamSet]:
+        found, _ = await self._engine.store.param_sets.query(
+            job_id=job_id, sort="rank", descending=False, limit=JOBS_PAGE
+        )
+        return found
+
+    async def deploy_model(self, model_id: int, strategy_id: str | None = None) -> StrategyInfo:
+        return await self._engine.jobs.deploy(model_id, strategy_id)
 
 
 def _order(result: TradeResult) -> Order:

@@ -7,15 +7,16 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-from collections.abc import Coroutine
+from collections.abc import Collection, Coroutine
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
 from config.issues import ValidationReport
 from config.models import InstrumentConfig, RiskOverrides, Settings, SystemMode, Timeframe
+from engine import portfolio as book
 from engine.alerts import AlertCenter
 from engine.brokers.base import NEVER, OrderRequest, TriggerBand
 from engine.bus import EventBus, Subscription
@@ -43,6 +44,8 @@ from engine.models import (
     Order,
     OrderCheck,
     OrderEvent,
+    PerformanceReport,
+    Portfolio,
     Position,
     PositionEvent,
     PriceAlert,
@@ -63,6 +66,7 @@ from engine.models import (
 from engine.orders.gate import OrderGate
 from engine.orders.preview import preview_order
 from engine.orders.service import OrderService
+from engine.orders.validation import VALIDATION_CHECK, VALIDATION_RANK, OrderValidation
 from engine.risk import KillSwitch, RiskEngine
 from engine.runtime import Runtime
 from engine.strategies.service import StrategyService
@@ -84,6 +88,9 @@ class Engine:
         self.bus = EventBus(self.clock.now)
         self.alerts = AlertCenter(store, self.bus, self.clock)
         self.gate = OrderGate()
+        # Symbol, volume, prices, stops and margin, judged before any broker (rank 100).
+        validation = OrderValidation(settings.account, self.quote)
+        self.gate.add(VALIDATION_CHECK, validation, rank=VALIDATION_RANK)
         self.orders = OrderService(self)
         self.strategy_service = StrategyService(settings, store, self.clock)
         self.instrument_service = InstrumentService(settings, store, self.clock)
@@ -308,6 +315,49 @@ class Engine:
             fills=await ledger.fills(account_id, limit=50),
             signals=await self.store.signals.recent(account_id=account_id, limit=50),
             equity=await self.store.equity.history(account_id, limit=500),
+        )
+
+    # --- portfolio and performance (engine/portfolio.py) ---------------------------
+
+    async def portfolio(self, accounts: Collection[str] | None = None) -> Portfolio:
+        """Each account's live figures, their total, and each strategy's P&L."""
+        return await book.summary(self, accounts)
+
+    async def equity_history(
+        self,
+        accounts: Collection[str] | None = None,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        resolution: timedelta | None = None,
+        limit: int = 1000,
+    ) -> list[EquityPoint]:
+        """Stored equity samples over a range, oldest first; with a `resolution`,
+        each account's closes at it (an equity chart over any range)."""
+        return await book.equity_history(
+            self, accounts, since=since, until=until, resolution=resolution, limit=limit
+        )
+
+    async def performance(
+        self,
+        *,
+        accounts: Collection[str] | None = None,
+        strategy_id: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        benchmark: str | None = None,
+        resolution: timedelta = timedelta(days=1),
+    ) -> PerformanceReport:
+        """Performance metrics over a range (docs/metrics.md), with each
+        strategy's trades and P&L: per account, per strategy or in total."""
+        return await book.report(
+            self,
+            accounts=accounts,
+            strategy_id=strategy_id,
+            since=since,
+            until=until,
+            benchmark=benchmark,
+            resolution=resolution,
         )
 
     # --- commands --------------------------------------------------------------

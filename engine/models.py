@@ -7,7 +7,7 @@ times are timezone-aware UTC datetimes from the engine's clock.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any, Literal
@@ -168,6 +168,10 @@ class Order(_Model):
     fill_price: Money | None = None
     retcode: int | None = None
     reason: str | None = None
+    rule: str | None = Field(
+        default=None,
+        description="the pre-trade check that refused it (validation.volume, risk.max_exposure...)",
+    )
     source: OrderSource = OrderSource.MANUAL
     strategy_id: str | None = None
     position_ticket: int | None = Field(default=None, description="the position it closes")
@@ -290,8 +294,11 @@ class PerformanceMetrics(_Model):
     avg_loss: float | None = None
     expectancy: float | None = None
     benchmark_return: float | None = None
-    excess_return: float | None = None
+    excess_return: float | None = Field(
+        default=None, description="total return minus the benchmark's over the same closes"
+    )
     beta: float | None = None
+    alpha: float | None = Field(default=None, description="annualised, as empyrical's `alpha`")
 
 
 class EquityPoint(_Model):
@@ -300,6 +307,72 @@ class EquityPoint(_Model):
     balance: Money
     equity: Money
     margin: Money = Decimal(0)
+
+
+class PortfolioTotal(_Model):
+    """The sum over the accounts listed beside it (amounts added as they are, in
+    their own currencies)."""
+
+    balance: Money
+    equity: Money
+    margin: Money
+    free_margin: Money
+    margin_level: Money | None = Field(
+        default=None, description="total equity / total margin in %; None without margin"
+    )
+    realised_pnl: Money
+    unrealised_pnl: Money
+    commission: Money
+    pnl_today: Money
+    open_positions: int
+    pending_orders: int
+
+
+class StrategyPnl(_Model):
+    """One strategy's trading on one account over a range, from its fills
+    (`strategy_id` None: the deals placed by hand) and its open positions."""
+
+    strategy_id: str | None
+    account_id: str
+    trades: int = Field(default=0, description="deals that closed (part of) a position")
+    wins: int = 0
+    losses: int = 0
+    gross_profit: Money = Decimal(0)
+    gross_loss: Money = Field(default=Decimal(0), description="<= 0")
+    commission: Money = Field(default=Decimal(0), description="of every deal, entries too")
+    realised_pnl: Money = Field(
+        default=Decimal(0), description="profit of its closing deals - commission of all"
+    )
+    open_positions: int = 0
+    unrealised_pnl: Money = Decimal(0)
+    first_fill: datetime | None = None
+    last_fill: datetime | None = None
+
+
+class Portfolio(_Model):
+    """Every account's live snapshot the caller may see, their total, and each
+    of their strategies' P&L since it first traded."""
+
+    time: datetime
+    accounts: list[AccountSnapshot]
+    total: PortfolioTotal
+    strategies: list[StrategyPnl] = Field(default_factory=list)
+
+
+class PerformanceReport(_Model):
+    """The metrics with what they were computed over: the scope, the range, the
+    conventions, and each strategy's trades in that scope and range."""
+
+    accounts: list[str] = Field(description="the accounts whose equity and trades count")
+    strategy_id: str | None = None
+    since: datetime | None = None
+    until: datetime
+    benchmark: str | None = None
+    resolution: timedelta
+    periods_per_year: int
+    risk_free_rate: float = Field(description="annual")
+    metrics: PerformanceMetrics
+    strategies: list[StrategyPnl]
 
 
 # --- workers and strategies -------------------------------------------------
@@ -562,6 +635,15 @@ class JobStats(_Model):
     runners: int
 
 
+class JobsOverview(_Model):
+    """The panel's jobs pane at once: the queue's counts, the running jobs with
+    their progress, and the latest completions and failures."""
+
+    stats: JobStats
+    running: list[Job]
+    recent: list[Job] = Field(description="finished or failed jobs, latest first")
+
+
 class ScheduleKind(StrEnum):
     INTERVAL = "interval"
     CRON = "cron"
@@ -694,9 +776,7 @@ class KillSwitchState(_Model):
     engaged_by: str | None = None
     reason: str = ""
     flatten: bool = Field(default=False, description="positions were closed when engaged")
-    mode_before: SystemMode | None = Field(
-        default=None, description="the mode a clear returns to"
-    )
+    mode_before: SystemMode | None = Field(default=None, description="the mode a clear returns to")
     cancelled_orders: int = 0
     closed_positions: int = 0
     paused_strategies: int = 0

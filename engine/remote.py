@@ -17,6 +17,7 @@ import random
 from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import websockets
@@ -25,7 +26,7 @@ from pydantic import TypeAdapter, ValidationError
 from config.issues import ValidationReport
 from config.models import SystemMode
 from engine.brokers.base import OrderRequest
-from engine.client import ACTION_ROLES, EQUITY_POINTS, SYSTEM_ACTIONS
+from engine.client import ACTION_ROLES, EQUITY_POINTS, JOBS_PAGE, RECENT_JOBS, SYSTEM_ACTIONS
 from engine.errors import (
     Conflict,
     EngineError,
@@ -38,11 +39,17 @@ from engine.models import (
     Alert,
     EquityPoint,
     Event,
+    Job,
+    JobsOverview,
+    JobState,
+    JobStats,
     KillSwitchState,
     Order,
     OrderCheck,
+    ParamSet,
     ResyncEvent,
     RiskEvaluation,
+    Schedule,
     Snapshot,
     StrategyInfo,
     SystemStatus,
@@ -65,6 +72,7 @@ CHANNELS = (
     "alerts",
     "logs",
     "ticker",
+    "jobs",
 )
 # The server closes with this when it refuses the token or an administrator
 # disconnects the client: reconnecting would not help, so the stream ends.
@@ -256,6 +264,58 @@ class RemoteEngineClient:
         data = await self._call("POST", "/system/mode", json={"mode": mode.value})
         return SystemStatus.model_validate(data)
 
+    # --- jobs: the queue, its dead letters, schedules and models -------------------
+
+    async def jobs_overview(self) -> JobsOverview:
+        stats, running, recent = await asyncio.gather(
+            self._call("GET", "/jobs/stats"),
+            self._jobs_page([JobState.RUNNING], sort="id", order="asc", limit=JOBS_PAGE),
+            self._jobs_page(list(_FINISHED), sort="finished_at", order="desc", limit=RECENT_JOBS),
+        )
+        return JobsOverview(stats=JobStats.model_validate(stats), running=running, recent=recent)
+
+    async def jobs(self, states: list[JobState]) -> list[Job]:
+        return await self._jobs_page(states, sort="id", order="desc", limit=JOBS_PAGE)
+
+    async def job(self, job_id: int) -> Job:
+        return Job.model_validate(await self._call("GET", f"/jobs/{job_id}"))
+
+    async def retry_job(self, job_id: int) -> Job:
+        return Job.model_validate(await self._call("POST", f"/jobs/dlq/{job_id}/retry"))
+
+    async def cancel_job(self, job_id: int) -> Job:
+        return Job.model_validate(await self._call("POST", f"/jobs/{job_id}/cancel"))
+
+    async def schedules(self) -> list[Schedule]:
+        return [Schedule.model_validate(s) for s in await self._call("GET", "/schedules")]
+
+    async def run_schedule(self, name: str) -> Job:
+        return Job.model_validate(await self._call("POST", f"/schedules/{_path(name)}/run"))
+
+    async def enable_schedule(self, name: str) -> Schedule:
+        data = await self._call("POST", f"/schedules/{_path(name)}/enable")
+        return Schedule.model_validate(data)
+
+    async def disable_schedule(self, name: str) -> Schedule:
+        data = await self._call("POST", f"/schedules/{_path(name)}/disable")
+        return Schedule.model_validate(data)
+
+    async def models(self, job_id: int) -> list[ParamSet]:
+        params = {"job_id": job_id, "sort": "rank", "order": "asc", "limit": JOBS_PAGE}
+        page = await self._call("GET", "/models", params=params)
+        return [ParamSet.model_validate(p) for p in page["items"]]
+
+    async def deploy_model(self, model_id: int, strategy_id: str | None = None) -> StrategyInfo:
+        body = {"model_id": model_id, "strategy_id": strategy_id}
+        return StrategyInfo.model_validate(await self._call("POST", "/models/deploy", json=body))
+
+    async def _jobs_page(
+        self, states: list[JobState], *, sort: str, order: str, limit: int
+    ) -> list[Job]:
+        params = {"state": [s.value for s in states], "sort": sort, "order": order, "limit": limit}
+        page = await self._call("GET", "/jobs", params=params)
+        return [Job.model_validate(j) for j in page["items"]]
+
     async def _call(self, method: str, path: str, **kwargs: Any) -> Any:
         try:
             response = await self._http.request(method, path, **kwargs)
@@ -292,6 +352,15 @@ _ORDER_FIELDS = frozenset(
 
 def _order_body(request: OrderRequest) -> dict[str, Any]:
     return request.model_dump(mode="json", include=set(_ORDER_FIELDS), exclude_none=True)
+
+
+# The jobs the pane's "recent" lists: as `JobService.recent` picks them.
+_FINISHED = (JobState.COMPLETED, JobState.FAILED, JobState.CANCELLED, JobState.DEAD)
+
+
+def _path(name: str) -> str:
+    """A schedule name as one path segment (names may hold `:` and `.`)."""
+    return quote(name, safe="")
 
 
 class _Stream:

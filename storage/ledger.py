@@ -183,6 +183,45 @@ class LedgerStore:
         )
         return [Order.model_validate(dict(r)) for r in rows], total[0] if total else 0
 
+    async def fills_since(self, account_id: str, since: datetime) -> list[Fill]:
+        """An account's fills at or after `since`, oldest first: the deals an MT5
+        account has already stored from the window its terminal is read over."""
+        rows = await self._db.fetchall(
+            "SELECT * FROM fills WHERE account_id = ? AND time >= ? ORDER BY ticket",
+            (account_id, timestamp(since)),
+        )
+        return [Fill.model_validate(dict(r)) for r in rows]
+
+    async def fills_between(
+        self,
+        *,
+        accounts: Collection[str] | None = None,
+        strategy_id: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = -1,
+    ) -> list[Fill]:
+        """Every fill (entries too) of `accounts` (None: all) and `strategy_id`
+        (None: any) in [since, until], oldest first; a negative limit means all."""
+        where: list[str] = []
+        params: list[object] = []
+        if accounts is not None:
+            where.append(f"account_id IN ({', '.join('?' for _ in accounts)})")
+            params.extend(accounts)
+        if strategy_id is not None:
+            where.append("strategy_id = ?")
+            params.append(strategy_id)
+        if since is not None:
+            where.append("time >= ?")
+            params.append(timestamp(since))
+        if until is not None:
+            where.append("time <= ?")
+            params.append(timestamp(until))
+        rows = await self._db.fetchall(
+            f"SELECT * FROM fills{_where(where)} ORDER BY time, ticket LIMIT ?", (*params, limit)
+        )
+        return [Fill.model_validate(dict(r)) for r in rows]
+
     async def closing_fills(
         self,
         *,
@@ -190,8 +229,10 @@ class LedgerStore:
         strategy_id: str | None = None,
         since: datetime | None = None,
         until: datetime | None = None,
+        limit: int = -1,
     ) -> list[Fill]:
-        """Deals that closed (part of) a position, oldest first."""
+        """Deals that closed (part of) a position, of `accounts` (None: all) and
+        `strategy_id` (None: any) in [since, until], oldest first."""
         where, params = _in("account_id", accounts)
         where.append("entry != ?")
         params.append(DealEntry.IN.value)
@@ -205,16 +246,7 @@ class LedgerStore:
             where.append("time <= ?")
             params.append(timestamp(until))
         rows = await self._db.fetchall(
-            f"SELECT * FROM fills{_where(where)} ORDER BY time, ticket", params
-        )
-        return [Fill.model_validate(dict(r)) for r in rows]
-
-    async def fills_since(self, account_id: str, since: datetime) -> list[Fill]:
-        """An account's fills at or after `since`, oldest first: the deals an MT5
-        account has already stored from the window its terminal is read over."""
-        rows = await self._db.fetchall(
-            "SELECT * FROM fills WHERE account_id = ? AND time >= ? ORDER BY ticket",
-            (account_id, timestamp(since)),
+            f"SELECT * FROM fills{_where(where)} ORDER BY time, ticket LIMIT ?", (*params, limit)
         )
         return [Fill.model_validate(dict(r)) for r in rows]
 

@@ -15,6 +15,7 @@ from textual import events, on
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
+from textual.timer import Timer
 
 from config.models import BrokerKind, SystemMode
 from engine.brokers.base import OrderRequest
@@ -23,18 +24,22 @@ from engine.errors import EngineError, OrderRejected
 from engine.models import Alert, OrderStatus, ResyncEvent, Severity
 from tui import formatting as fmt
 from tui.formatting import describe_order
+from tui.job_commands import run_job_command
 from tui.messages import (
     AcknowledgeAlert,
     CancelOrder,
     ClosePosition,
     FlattenAccount,
     FleetCommand,
+    JobCommand,
+    OpenJobs,
     OpenWorker,
     StrategyCommand,
     WorkerCommand,
 )
 from tui.screens.confirm import ConfirmScreen
 from tui.screens.help import HelpScreen, HelpSection
+from tui.screens.jobs import JobsScreen, ModelsTable, SchedulesTable
 from tui.screens.kill_switch import KillSwitchChoice, KillSwitchScreen
 from tui.screens.main import MainScreen
 from tui.screens.order_ticket import OrderTicketScreen
@@ -43,6 +48,7 @@ from tui.screens.worker_detail import WorkerDetailScreen
 from tui.state import PanelState, Region
 from tui.widgets.alerts import AlertsTable
 from tui.widgets.header import Link
+from tui.widgets.jobs import JobsTable
 from tui.widgets.orders import OrdersTable
 from tui.widgets.pane import Pane
 from tui.widgets.positions import PositionsTable
@@ -60,7 +66,10 @@ _DONE = {"start": "Started", "stop": "Stopped", "restart": "Restarted"}
 _REPLACED_COMMANDS = frozenset({"Quit"})
 
 # The screens that show live state, repainted by `paint`.
-_PAINTED = (MainScreen, WorkerDetailScreen, RiskScreen)
+_PAINTED = (MainScreen, WorkerDetailScreen, RiskScreen, JobsScreen)
+
+# After job events, the queue's counts are read again at most this often.
+JOB_STATS_DELAY = 0.5
 
 
 class TradeDeckApp(App[None]):
@@ -122,6 +131,14 @@ class TradeDeckApp(App[None]):
             tooltip="The risk screen: limits against warning and threshold, risk alerts, "
             "the kill switch",
         ),
+        Binding(
+            "J",
+            "jobs",
+            "Jobs",
+            id="jobs.screen",
+            tooltip="The jobs screen: pending, running, done, scheduled and dead jobs, each "
+            "job's detail, schedules, optimisation results",
+        ),
     ]
 
     def __init__(
@@ -144,6 +161,7 @@ class TradeDeckApp(App[None]):
         self._feed_ended = False
         # The link state the header last showed; a change repaints it.
         self._link_shown: Link | None = None
+        self._job_stats_timer: Timer | None = None
 
     def on_mount(self) -> None:
         if self.is_headless:
@@ -180,6 +198,9 @@ class TradeDeckApp(App[None]):
         snapshot = await self.attempt("Could not read the engine", self.client.snapshot())
         if snapshot is not None:
             self.state.load(snapshot)
+            overview = await self.attempt("Could not read the jobs", self.client.jobs_overview())
+            if overview is not None:
+                self.state.load_jobs(overview)
             self.paint()
 
     @property
@@ -193,6 +214,8 @@ class TradeDeckApp(App[None]):
         """Repaint what changed since the last paint, on every screen that shows it."""
         for alert in self.state.take_notices():
             self._announce(alert)
+        if self.state.jobs_stale and self._job_stats_timer is None:
+            self._job_stats_timer = self.set_timer(JOB_STATS_DELAY, self._read_job_stats)
         dirty = self.state.take_dirty()
         if self.link != self._link_shown:
             self._link_shown = self.link
@@ -203,6 +226,18 @@ class TradeDeckApp(App[None]):
             for screen in self.screen_stack:
                 if isinstance(screen, _PAINTED):
                     screen.paint(self.state, dirty)
+
+    def _read_job_stats(self) -> None:
+        """Job events say which jobs changed, not how many wait: read the counts."""
+        self._job_stats_timer = None
+        self.state.jobs_stale = False
+        self.run_worker(self._job_stats(), group="job-stats", exclusive=True)
+
+    async def _job_stats(self) -> None:
+        overview = await self.attempt("Could not read the jobs", self.client.jobs_overview())
+        if overview is not None:
+            self.state.update_job_stats(overview.stats)
+            self.paint()
 
     def _announce(self, alert: Alert) -> None:
         """A high or critical alert pops up as well as joining the alerts pane."""
@@ -459,6 +494,19 @@ class TradeDeckApp(App[None]):
     def action_risk(self) -> None:
         self.push_screen(RiskScreen())
 
+    # --- jobs ------------------------------------------------------------------
+
+    def action_jobs(self) -> None:
+        self.push_screen(JobsScreen())
+
+    @on(OpenJobs)
+    def _open_jobs(self, message: OpenJobs) -> None:
+        self.push_screen(JobsScreen(message.job_id))
+
+    @on(JobCommand)
+    def _job_command(self, message: JobCommand) -> None:
+        self.run_worker(run_job_command(self, message), group="commands")
+
     # --- keys ------------------------------------------------------------------
 
     def action_help(self) -> None:
@@ -474,8 +522,18 @@ class TradeDeckApp(App[None]):
             ("positions pane", _bindings(PositionsTable.BINDINGS)),
             ("orders pane", _bindings(OrdersTable.BINDINGS)),
             ("alerts pane", _bindings(AlertsTable.BINDINGS)),
+            ("jobs pane", _bindings(JobsTable.BINDINGS)),
             ("worker detail", _bindings(WorkerDetailScreen.BINDINGS)),
             ("risk screen", _bindings(RiskScreen.BINDINGS)),
+            (
+                "jobs screen",
+                [
+                    *_bindings(JobsScreen.BINDINGS),
+                    *(b for b in _bindings(JobsTable.BINDINGS) if b.id != "jobs.open"),
+                    *_bindings(SchedulesTable.BINDINGS),
+                    *_bindings(ModelsTable.BINDINGS),
+                ],
+            ),
             ("order ticket", _bindings(OrderTicketScreen.BINDINGS)),
             ("kill switch", _bindings(KillSwitchScreen.BINDINGS)),
         ]
@@ -492,6 +550,8 @@ class TradeDeckApp(App[None]):
             return not self.halted or None
         if action == "risk":
             return not isinstance(self.screen, RiskScreen)
+        if action == "jobs":
+            return not isinstance(self.screen, JobsScreen)
         return True
 
     @property

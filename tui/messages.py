@@ -68,3 +68,22 @@ class FlattenAccount(Message):
     """Close every position of one account (already confirmed by the trader)."""
 
     account_id: str
+
+
+JobAction = Literal["retry", "cancel", "run", "enable", "disable", "deploy"]
+
+
+@dataclass
+class JobCommand(Message):
+    """A command on background work: retry or cancel a job (`target` is its id),
+    run, enable or disable a schedule (its name), deploy a model (its id)."""
+
+    action: JobAction
+    target: str
+
+
+@dataclass
+class OpenJobs(Message):
+    """Show the jobs screen, on one job when `job_id` is given."""
+
+    job_id: int | None = None

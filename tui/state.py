@@ -16,6 +16,11 @@ from engine.models import (
     AlertEvent,
     AlertStatus,
     Event,
+    Job,
+    JobEvent,
+    JobsOverview,
+    JobState,
+    JobStats,
     KillSwitchEvent,
     KillSwitchState,
     LogEvent,
@@ -27,6 +32,8 @@ from engine.models import (
     Quote,
     QuoteEvent,
     RiskLimitEvent,
+    Schedule,
+    ScheduleEvent,
     Severity,
     Snapshot,
     StrategyEvent,
@@ -41,6 +48,9 @@ from tui.formatting import digits_of
 
 # Closed orders kept for the orders pane; open ones are always kept.
 RECENT_CLOSED_ORDERS = 200
+# Finished jobs kept for the jobs pane; running ones are always kept.
+RECENT_FINISHED_JOBS = 20
+_WAITING_JOBS = frozenset({JobState.PENDING, JobState.SCHEDULED})
 # Alerts this severe also pop up as a notification when they trigger.
 NOTIFY_SEVERITIES = frozenset({Severity.HIGH, Severity.CRITICAL})
 
@@ -56,6 +66,7 @@ class Region(StrEnum):
     LOG = "log"
     STRATEGIES = "strategies"
     RISK = "risk"
+    JOBS = "jobs"
 
 
 class PanelState:
@@ -77,6 +88,13 @@ class PanelState:
         self.strategies: dict[str, StrategyInfo] = {}
         self.kill_switch: KillSwitchState | None = None
         self.last_log: LogRecord | None = None
+        # The jobs pane: the queue's counts (re-read from the engine after job
+        # events: `jobs_stale`), running and recently finished jobs by id, and
+        # the schedules as their events last told them.
+        self.job_stats: JobStats | None = None
+        self.jobs: dict[int, Job] = {}
+        self.jobs_stale = False
+        self.schedules: dict[str, Schedule] = {}
         # Severe alerts that triggered since the last paint, to pop up once each.
         self.notices: list[Alert] = []
         self._dirty: set[Region] = set()
@@ -99,6 +117,18 @@ class PanelState:
     @property
     def open_orders(self) -> list[Order]:
         return [o for o in self.orders.values() if o.status.is_open]
+
+    @property
+    def running_jobs(self) -> list[Job]:
+        return sorted(
+            (j for j in self.jobs.values() if j.state is JobState.RUNNING), key=lambda j: j.id
+        )
+
+    @property
+    def finished_jobs(self) -> list[Job]:
+        """Completions and failures, latest first."""
+        done = (j for j in self.jobs.values() if j.state is not JobState.RUNNING)
+        return sorted(done, key=lambda j: (_ended(j), j.id), reverse=True)
 
     def take_notices(self) -> list[Alert]:
         """The severe alerts triggered since the last call (and forget them)."""
@@ -126,6 +156,21 @@ class PanelState:
             self.digits[quote.symbol] = digits_of(quote.bid)
             self.quotes[quote.symbol] = quote
         self._dirty = set(Region)
+
+    def load_jobs(self, overview: JobsOverview) -> None:
+        """Replace the jobs pane's picture with the engine's (at start, after a resync)."""
+        self.job_stats = overview.stats
+        self.jobs = {j.id: j for j in (*overview.recent, *overview.running)}
+        self._trim_jobs()
+        self._dirty.add(Region.JOBS)
+
+    def update_job_stats(self, stats: JobStats) -> None:
+        self.job_stats = stats
+        self._dirty.add(Region.JOBS)
+
+    def load_schedules(self, schedules: list[Schedule]) -> None:
+        self.schedules = {s.name: s for s in schedules}
+        self._dirty.add(Region.JOBS)
 
     def apply(self, event: Event) -> None:
         """Fold one event into the state. A `ResyncEvent` is the feed's business
@@ -169,6 +214,15 @@ class PanelState:
         elif isinstance(event, LogEvent):
             self.last_log = event.record
             self._dirty.add(Region.LOG)
+        elif isinstance(event, JobEvent):
+            self.update_job(event.job)
+            self.jobs_stale = True
+        elif isinstance(event, ScheduleEvent):
+            if event.deleted:
+                self.schedules.pop(event.schedule.name, None)
+            else:
+                self.schedules[event.schedule.name] = event.schedule
+            self._dirty.add(Region.JOBS)
 
     def update_worker(self, worker: WorkerInfo) -> None:
         """A worker's newest info (from an event, or a command's reply)."""
@@ -198,6 +252,29 @@ class PanelState:
             self._trim_orders()
         self._dirty.add(Region.ORDERS)
 
+    def update_job(self, job: Job) -> None:
+        """A job's newest state (from an event or a command's reply). The pane
+        shows running and finished jobs; one waiting to run (again) leaves it."""
+        known = self.jobs.get(job.id)
+        if (
+            known is not None
+            and not known.state.is_active
+            and job.state is JobState.RUNNING
+            and job.attempts == known.attempts
+        ):
+            # A command's reply that a newer event overtook (the job ended since).
+            return
+        if job.state in _WAITING_JOBS:
+            self.jobs.pop(job.id, None)
+        else:
+            self.jobs[job.id] = job
+            self._trim_jobs()
+        self._dirty.add(Region.JOBS)
+
+    def update_schedule(self, schedule: Schedule) -> None:
+        self.schedules[schedule.name] = schedule
+        self._dirty.add(Region.JOBS)
+
     def _tick(self, when: datetime) -> None:
         # Only a new second repaints the header's clock.
         if self.time is None or when.replace(microsecond=0) > self.time.replace(microsecond=0):
@@ -205,7 +282,16 @@ class PanelState:
         if self.time is None or when > self.time:
             self.time = when
 
+    def _trim_jobs(self) -> None:
+        for job in self.finished_jobs[RECENT_FINISHED_JOBS:]:
+            del self.jobs[job.id]
+
     def _trim_orders(self) -> None:
         closed = sorted(t for t, o in self.orders.items() if not o.status.is_open)
         for ticket in closed[: len(closed) - RECENT_CLOSED_ORDERS]:
             del self.orders[ticket]
+
+
+def _ended(job: Job) -> datetime:
+    """When a job last stopped running: a failed attempt has no `finished_at`."""
+    return job.finished_at or job.started_at or job.created_at

@@ -6,24 +6,29 @@ all agree. The definitions follow empyrical (quantopian/empyrical,
 matches:
 
 - returns are simple returns between consecutive period closes;
-- an irregular equity series is first resampled to `conventions.resolution`
-  (the last equity of each period that has one; empty periods are skipped,
-  as empyrical skips non-trading days);
+- an irregular equity series is first resampled to `conventions.resolution`:
+  its first point (the opening value), then the last point of each period
+  (UTC calendar periods: days, hours, minutes) that has one; empty periods are
+  skipped, as empyrical's daily series skip non-trading days;
 - annualisation by `periods_per_year`; the risk-free rate is annual and
   converted to a per-period rate;
 - volatility and Sharpe use the sample standard deviation (ddof=1);
 - Sortino divides the annualised mean excess return by the annualised
   downside deviation sqrt(mean(min(r - rf, 0)^2)) taken over all periods;
 - max drawdown is the worst fall from the running peak, negative;
-- Calmar is the annualised return over |max drawdown|.
+- Calmar is the annualised return over |max drawdown|;
+- the benchmark is read at each of the curve's closes (its last price at or
+  before it); beta and alpha are empyrical's `beta` and `alpha` on the two
+  aligned return series.
 """
 
 from __future__ import annotations
 
 import math
+from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 from statistics import fmean, stdev
 
@@ -31,9 +36,14 @@ from engine.models import PerformanceMetrics
 
 Series = Sequence[tuple[datetime, float]]
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
 
 @dataclass(frozen=True, slots=True)
 class Conventions:
+    """Periods per year (252: daily closes), the annual risk-free rate, and the
+    period returns are taken over; deviations are always sample ones (ddof=1)."""
+
     periods_per_year: int = 252
     risk_free_rate: float = 0.0  # annual
     resolution: timedelta = timedelta(days=1)
@@ -44,16 +54,18 @@ class Conventions:
 
 
 def resample(series: Series, resolution: timedelta) -> list[tuple[datetime, float]]:
-    """The last point of each `resolution`-long period (counted from the first
-    point), in time order; periods with no point are skipped."""
+    """The first point, then the last point of each UTC period `resolution`
+    long (a period ends at, and includes, a multiple of `resolution` since the
+    epoch: a sample at midnight closes the day before), in time order; periods
+    with no point are skipped."""
     if not series:
         return []
     points = sorted(series, key=lambda p: p[0])
-    origin = points[0][0]
     closes: dict[int, tuple[datetime, float]] = {}
-    for time, value in points:
-        closes[(time - origin) // resolution] = (time, value)
-    return [closes[k] for k in sorted(closes)]
+    for time, value in points[1:]:
+        since_epoch = (time if time.tzinfo else time.replace(tzinfo=UTC)) - _EPOCH
+        closes[-(-since_epoch // resolution)] = (time, value)
+    return [points[0], *(closes[k] for k in sorted(closes))]
 
 
 def simple_returns(values: Sequence[float]) -> list[float]:
@@ -121,16 +133,43 @@ def annualised_return(total: float, periods: int, conventions: Conventions) -> f
 
 
 def beta(returns: Sequence[float], benchmark: Sequence[float]) -> float | None:
-    n = min(len(returns), len(benchmark))
-    if n < 2:
+    """cov(r, b) / var(b) over two aligned return series of the same length."""
+    if len(returns) < 2 or len(returns) != len(benchmark):
         return None
-    r, b = returns[:n], benchmark[:n]
-    mean_r, mean_b = fmean(r), fmean(b)
-    variance = sum((x - mean_b) ** 2 for x in b) / (n - 1)
+    mean_r, mean_b = fmean(returns), fmean(benchmark)
+    variance = sum((x - mean_b) ** 2 for x in benchmark)
     if variance == 0:
         return None
-    covariance = sum((x - mean_r) * (y - mean_b) for x, y in zip(r, b, strict=True)) / (n - 1)
+    covariance = sum((x - mean_r) * (y - mean_b) for x, y in zip(returns, benchmark, strict=True))
     return covariance / variance
+
+
+def alpha(
+    returns: Sequence[float], benchmark: Sequence[float], conventions: Conventions
+) -> float | None:
+    """Annualised mean of the returns beta does not explain, compounded:
+    (1 + mean(r - rf - beta (b - rf)))^periods_per_year - 1."""
+    b = beta(returns, benchmark)
+    if b is None:
+        return None
+    rf = conventions.risk_free_per_period
+    unexplained = fmean(r - rf - b * (m - rf) for r, m in zip(returns, benchmark, strict=True))
+    if unexplained <= -1:
+        return None
+    return (1 + unexplained) ** conventions.periods_per_year - 1
+
+
+def align(closes: Series, benchmark: Series) -> list[tuple[float, float]]:
+    """(curve value, benchmark value) at each of the curve's closes: the
+    benchmark's last price at or before it; closes before its first are left out."""
+    points = sorted(benchmark, key=lambda p: p[0])
+    times = [time for time, _ in points]
+    pairs = []
+    for time, value in closes:
+        index = bisect_right(times, time) - 1
+        if index >= 0:
+            pairs.append((value, points[index][1]))
+    return pairs
 
 
 def compute_performance(
@@ -166,12 +205,23 @@ def compute_performance(
     metrics.max_drawdown_duration = max_drawdown_duration(closes)
     metrics.calmar = annual / -drawdown if annual is not None and drawdown else None
     if benchmark:
-        bench_values = [v for _, v in resample(benchmark, conventions.resolution)]
-        if len(bench_values) >= 2 and bench_values[0] > 0:
-            metrics.benchmark_return = bench_values[-1] / bench_values[0] - 1
-            metrics.excess_return = total - metrics.benchmark_return
-            metrics.beta = beta(returns, simple_returns(bench_values))
+        _compare(metrics, align(closes, benchmark), conventions)
     return metrics
+
+
+def _compare(
+    metrics: PerformanceMetrics, pairs: list[tuple[float, float]], conventions: Conventions
+) -> None:
+    """The benchmark's buy-and-hold over the closes it covers, against the curve's."""
+    if len(pairs) < 2 or pairs[0][0] <= 0 or pairs[0][1] <= 0:
+        return
+    curve = [v for v, _ in pairs]
+    bench = [b for _, b in pairs]
+    metrics.benchmark_return = bench[-1] / bench[0] - 1
+    metrics.excess_return = curve[-1] / curve[0] - 1 - metrics.benchmark_return
+    returns, bench_returns = simple_returns(curve), simple_returns(bench)
+    metrics.beta = beta(returns, bench_returns)
+    metrics.alpha = alpha(returns, bench_returns, conventions)
 
 
 def _trade_stats(pnls: Sequence[float]) -> dict[str, float | int | None]:

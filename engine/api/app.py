@@ -32,6 +32,7 @@ from engine.api.routers import (
     kill_switch,
     market,
     metrics,
+    models,
     order_check,
     orders,
     panel,
@@ -79,6 +80,7 @@ ROUTERS = [
     (audit, API_PREFIX),
     (jobs, API_PREFIX),
     (schedules, API_PREFIX),
+    (models, API_PREFIX),
     (analytics, API_PREFIX),
     (metrics, ""),
 ]

@@ -105,10 +105,11 @@ def require_all_accounts(principal: Principal, action: str) -> None:
 
 @contextlib.asynccontextmanager
 async def audited(
-    request: Request, principal: Principal, action: str, target: str, **details: Any
+    request: Request, principal: Principal, action: str, target: str, /, **details: Any
 ) -> AsyncIterator[None]:
     """Write the mutation done inside to the audit log with its outcome: `ok`,
-    or the error code it failed with (the error itself still propagates)."""
+    or the error code it failed with (the error itself still propagates).
+    `details` may use any name, `action` included (a risk limit's field)."""
     security = request.app.state.security
     try:
         yield

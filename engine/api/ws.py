@@ -2,17 +2,21 @@
 
 The hub listens on the engine's bus synchronously and does the least it can
 there: route the event to the subscriptions that match it and append one
-shared `Frame` to each client's bounded queue (or, for conflated channels,
-replace the client's latest frame for that symbol). Each client has one
-sender task that stamps `seq` and writes; the JSON is built once per event,
-on first send. A client whose queue overflows loses its backlog and gets a
-`resync`; one that overflows `max_overflows` times without catching up, or
-whose socket stays blocked for `send_timeout` seconds, is disconnected
-(1013). Nothing a client does can make the engine wait.
+shared `Frame` to each client's bounded queue. Conflated channels (`ticker`)
+cost one dict write per event on that path: the hub keeps the latest event per
+symbol and hands those to the matching clients at most once per
+`ws_ticker_interval_ms` (then each client keeps the latest frame per symbol
+until its sender takes it), so the clients' count multiplies the few flushed
+quotes, never the market's tick rate. Each client has one sender task that
+stamps `seq` and writes; the JSON is built once per event, on first send. A
+client whose queue overflows loses its backlog and gets a `resync`; one that
+overflows `max_overflows` times without catching up, or whose socket stays
+blocked for `send_timeout` seconds, is disconnected (1013). Nothing a client
+does can make the engine wait.
 
-Transport timers (the auth timeout, heartbeats, send stalls) run on the event
-loop's clock: they guard sockets, not trading, so the engine's (possibly
-virtual) clock only stamps `ts`.
+Timers (the auth timeout, heartbeats, send stalls, the ticker's interval) run
+on the event loop's clock: they pace sockets, not trading, so the engine's
+(possibly virtual) clock only stamps `ts`.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 from collections import Counter
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -86,6 +91,7 @@ class Hub:
         self.heartbeat_seconds = settings.ws_heartbeat_seconds
         self.auth_timeout = settings.ws_auth_timeout_seconds
         self.queue_size = settings.ws_queue_size
+        self.ticker_interval = settings.ws_ticker_interval_ms / 1000
         self.max_overflows = max_overflows
         self.send_timeout = send_timeout
         self.error_limit = error_limit
@@ -96,6 +102,10 @@ class Hub:
         self.events = 0
         self.disconnects: Counter[str] = Counter()
         self._routes: dict[str, tuple[Subscription, ...]] = {}
+        # Conflated channels' latest (event, account) per (channel, symbol), not yet handed out.
+        self._latest: dict[tuple[str, str], tuple[Event, str | None]] = {}
+        self._flush: asyncio.Handle | None = None
+        self._flushed_at = -math.inf
         self._gone = Counter[str]()  # sent/dropped/resyncs of closed connections
         self._housekeeper: asyncio.Task[None] | None = None
         self._closed = False
@@ -113,6 +123,21 @@ class Hub:
             return
         self.events += 1
         account, symbol = event_keys(event)
+        if symbol is not None and channel in CHANNELS.conflated:
+            self._latest[channel, symbol] = (event, account)
+            if self._flush is None:
+                self._schedule_flush()
+            return
+        self._route(routes, channel, event, account, symbol)
+
+    def _route(
+        self,
+        routes: tuple[Subscription, ...],
+        channel: str,
+        event: Event,
+        account: str | None,
+        symbol: str | None,
+    ) -> None:
         frame = Frame.for_event(channel, event)
         rescope = CHANNELS.rescopes.get(channel)
         if rescope is not None:
@@ -121,6 +146,26 @@ class Hub:
         for subscription in routes:
             if subscription.view.matches(account, symbol):
                 subscription.offer(frame, symbol)
+
+    def _schedule_flush(self) -> None:
+        """Hand the conflated events out at the end of this loop turn (all the
+        quotes of one market step at once), or, if the last hand-out was less
+        than `ticker_interval` ago, when that interval is up."""
+        loop = asyncio.get_running_loop()
+        due = self._flushed_at + self.ticker_interval
+        if due <= loop.time():
+            self._flush = loop.call_soon(self._flush_latest)
+        else:
+            self._flush = loop.call_at(due, self._flush_latest)
+
+    def _flush_latest(self) -> None:
+        self._flush = None
+        self._flushed_at = asyncio.get_running_loop().time()
+        latest, self._latest = self._latest, {}
+        for (channel, symbol), (event, account) in latest.items():
+            routes = self._routes.get(channel)
+            if routes:
+                self._route(routes, channel, event, account, symbol)
 
     def _offer_rescoped(
         self,
@@ -407,6 +452,10 @@ class Hub:
             return
         self._closed = True
         self.engine.bus.remove_listener(self._on_event)
+        if self._flush is not None:
+            self._flush.cancel()
+            self._flush = None
+        self._latest.clear()
         for callback in self._on_close:
             callback()
         live = list(self.connections.values())

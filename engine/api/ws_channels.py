@@ -18,6 +18,7 @@ from typing import Any
 from engine.api.routers.system import scoped_status
 from engine.engine import Engine
 from engine.models import EVENT_CHANNELS, Event, SystemEvent
+from engine.portfolio import total as portfolio_total
 
 _RECENT = 100  # rows in the snapshot of a stored history (fills, signals, logs)
 
@@ -72,8 +73,10 @@ class Channel:
 class ChannelRegistry:
     def __init__(self) -> None:
         self._channels: dict[str, Channel] = {}
-        # The channels that narrow their events per subscriber (looked up per event).
+        # The channels that narrow their events per subscriber, and those
+        # conflated per symbol (both looked up per event).
         self.rescopes: dict[str, Rescope] = {}
+        self.conflated: set[str] = set()
 
     def register(self, channel: Channel) -> Channel:
         if channel.name in self._channels:
@@ -81,6 +84,8 @@ class ChannelRegistry:
         self._channels[channel.name] = channel
         if channel.rescope is not None:
             self.rescopes[channel.name] = channel.rescope
+        if channel.conflate:
+            self.conflated.add(channel.name)
         return channel
 
     def get(self, name: str) -> Channel | None:
@@ -139,7 +144,10 @@ async def _positions(engine: Engine, view: View) -> dict[str, Any]:
 
 
 async def _portfolio(engine: Engine, view: View) -> dict[str, Any]:
-    return {"accounts": view.keep(engine.snapshot().accounts)}
+    """The subscriber's accounts and their total (events then bring each
+    account's snapshot as it is marked)."""
+    accounts = view.keep(engine.snapshot().accounts)
+    return {"accounts": accounts, "total": portfolio_total(accounts)}
 
 
 async def _alerts(engine: Engine, view: View) -> dict[str, Any]:

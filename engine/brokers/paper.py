@@ -37,7 +37,6 @@ from engine.models import (
     AccountSnapshot,
     DealEntry,
     Fill,
-    Filling,
     Order,
     OrderSource,
     OrderStatus,
@@ -45,6 +44,15 @@ from engine.models import (
     Position,
     Quote,
     Side,
+)
+from engine.orders.rules import (
+    SymbolRules,
+    filling_problem,
+    pending_problem,
+    round_price,
+    rounded_prices,
+    stops_problem,
+    volume_problem,
 )
 
 STOP_OUT_LEVEL = Decimal(50)  # margin level in % below which positions are closed
@@ -98,7 +106,7 @@ class PaperBroker:
                 "which no longer have an instrument configured."
             )
         self._specs = {
-            symbol: _Spec.of(instruments[symbol])
+            symbol: SymbolRules.of(instruments[symbol])
             for symbol in self._tradable | held
             if symbol in instruments
         }
@@ -203,13 +211,13 @@ class PaperBroker:
         )
         if request.type is OrderType.STOP_LIMIT and request.stop_limit is None:
             return TradeResult(retcodes.INVALID, "A stop-limit order needs a stop_limit.", None)
-        prices = _rounded_prices(request, spec)
-        problem = _pending_problem(request, prices, quote, spec)
+        prices = rounded_prices(request, spec)
+        problem = pending_problem(request, prices, quote, spec)
         if problem is not None:
             return TradeResult(retcodes.INVALID_PRICE, problem, None)
         reference = prices["stop_limit"] or prices["price"]
         assert reference is not None
-        problem = _stops_problem(order.side, reference, prices["sl"], prices["tp"], spec)
+        problem = stops_problem(order.side, reference, prices["sl"], prices["tp"], spec)
         if problem is not None:
             return TradeResult(retcodes.INVALID_STOPS, problem, None)
         update = {k: prices[k] for k in ("price", "stop_limit", "sl", "tp")}
@@ -234,8 +242,8 @@ class PaperBroker:
             message = f"There is no quote for {position.symbol}."
             return TradeResult(retcodes.PRICE_OFF, message, None)
         reference = quote.bid if position.side is _BUY else quote.ask  # where it would close
-        sl, tp = _round(sl, spec), _round(tp, spec)
-        problem = _stops_problem(position.side, reference, sl, tp, spec)
+        sl, tp = round_price(sl, spec), round_price(tp, spec)
+        problem = stops_problem(position.side, reference, sl, tp, spec)
         if problem is not None:
             return TradeResult(retcodes.INVALID_STOPS, problem, None)
         if (position.sl, position.tp) == (sl, tp):
@@ -323,7 +331,7 @@ class PaperBroker:
             retcode, reason = problem
             return self._reject(order, retcode, reason, now)
         assert spec is not None  # `_check` refuses unknown symbols
-        order = order.model_copy(update=_rounded_prices(request, spec))
+        order = order.model_copy(update=rounded_prices(request, spec))
         if order.type is OrderType.MARKET:
             quote = self._quote(order.symbol)
             assert quote is not None  # `_check` refuses a symbol without a quote
@@ -337,7 +345,7 @@ class PaperBroker:
         return TradeResult(retcodes.PLACED, "Order placed.", order, Changes([order]))
 
     def _check(
-        self, request: OrderRequest, spec: _Spec | None, now: datetime
+        self, request: OrderRequest, spec: SymbolRules | None, now: datetime
     ) -> tuple[int, str] | None:
         """Why the request is refused (retcode, plain sentence), or None when it may go."""
         if request.account_id != self.account_id:
@@ -346,14 +354,10 @@ class PaperBroker:
             request.symbol not in self._tradable and request.position_ticket is None
         ):
             return retcodes.INVALID, f"{request.symbol} is not a symbol this account trades."
-        if request.filling.value not in spec.fillings:
-            allowed = ", ".join(sorted(spec.fillings)) or "none"
-            return (
-                retcodes.INVALID_FILL,
-                f"Filling mode {request.filling.value} is not allowed for {request.symbol} "
-                f"(allowed: {allowed}).",
-            )
-        problem = _volume_problem(request.volume, spec)
+        problem = filling_problem(request, spec)
+        if problem is not None:
+            return retcodes.INVALID_FILL, problem
+        problem = volume_problem(request.volume, spec)
         if problem is not None:
             return retcodes.INVALID_VOLUME, problem
         if request.position_ticket is not None:
@@ -370,17 +374,17 @@ class PaperBroker:
         quote = self._quote(request.symbol)
         if quote is None:
             return retcodes.PRICE_OFF, f"There is no quote for {request.symbol} yet."
-        prices = _rounded_prices(request, spec)
+        prices = rounded_prices(request, spec)
         if request.type is OrderType.MARKET:
             entry = quote.ask if request.side is _BUY else quote.bid
             reference = quote.bid if request.side is _BUY else quote.ask  # where it closes
         else:
-            problem = _pending_problem(request, prices, quote, spec)
+            problem = pending_problem(request, prices, quote, spec)
             if problem is not None:
                 return retcodes.INVALID_PRICE, problem
             entry = reference = prices["stop_limit"] or prices["price"]
         if request.position_ticket is None:
-            problem = _stops_problem(request.side, reference, prices["sl"], prices["tp"], spec)
+            problem = stops_problem(request.side, reference, prices["sl"], prices["tp"], spec)
             if problem is not None:
                 return retcodes.INVALID_STOPS, problem
         rate = self._rate(spec.profit_currency)
@@ -462,7 +466,7 @@ class PaperBroker:
     # --- execution -----------------------------------------------------------------
 
     def _execute(
-        self, order: Order, spec: _Spec, quote: Quote, now: datetime, changes: Changes
+        self, order: Order, spec: SymbolRules, quote: Quote, now: datetime, changes: Changes
     ) -> Order:
         """Fill `order` at the market (ask for a buy, bid for a sell); the filled order.
 
@@ -502,7 +506,7 @@ class PaperBroker:
     def _open(
         self,
         order: Order,
-        spec: _Spec,
+        spec: SymbolRules,
         price: Decimal,
         volume: Decimal,
         now: datetime,
@@ -530,7 +534,7 @@ class PaperBroker:
         self,
         position: _Open,
         order: Order,
-        spec: _Spec,
+        spec: SymbolRules,
         price: Decimal,
         volume: Decimal,
         now: datetime,
@@ -550,7 +554,7 @@ class PaperBroker:
         self,
         position: _Open,
         order: Order,
-        spec: _Spec,
+        spec: SymbolRules,
         price: Decimal,
         volume: Decimal,
         now: datetime,
@@ -629,7 +633,7 @@ class PaperBroker:
         return changes or None
 
     def _trigger_order(
-        self, order: Order, spec: _Spec, quote: Quote, now: datetime, changes: Changes
+        self, order: Order, spec: SymbolRules, quote: Quote, now: datetime, changes: Changes
     ) -> None:
         bid, ask = quote.bid, quote.ask
         price = order.price
@@ -678,7 +682,7 @@ class PaperBroker:
     def _close_by_system(
         self,
         position: _Open,
-        spec: _Spec,
+        spec: SymbolRules,
         quote: Quote,
         comment: str,
         now: datetime,
@@ -755,7 +759,7 @@ class PaperBroker:
     def _profit(
         self,
         position: _Open,
-        spec: _Spec,
+        spec: SymbolRules,
         price: Decimal,
         volume: Decimal,
         rate: Decimal | None = None,
@@ -824,49 +828,6 @@ class PaperBroker:
 
 
 @dataclass(slots=True)
-class _Spec:
-    """What the broker needs of an instrument, converted once."""
-
-    quantum: Decimal  # 10**-digits
-    point: Decimal
-    stops: Decimal  # stops_level in price
-    contract_size: Decimal
-    volume_min: Decimal
-    volume_max: Decimal
-    volume_step: Decimal
-    fillings: frozenset[str]
-    default_filling: Filling
-    profit_currency: str
-    days: frozenset[int]
-    sessions: tuple[tuple[int, int], ...]  # (start, end) in seconds of the UTC day
-
-    @classmethod
-    def of(cls, instrument: InstrumentConfig) -> _Spec:
-        fillings = frozenset(instrument.filling_modes)
-        return cls(
-            quantum=Decimal(1).scaleb(-instrument.digits),
-            point=instrument.point,
-            stops=instrument.stops_level * instrument.point,
-            contract_size=instrument.contract_size,
-            volume_min=instrument.volume_min,
-            volume_max=instrument.volume_max,
-            volume_step=instrument.volume_step,
-            fillings=fillings,
-            default_filling=next((f for f in Filling if f.value in fillings), Filling.FOK),
-            profit_currency=instrument.profit_currency,
-            days=frozenset(instrument.trading_days),
-            sessions=tuple(_session(hours) for hours in instrument.trading_hours),
-        )
-
-    def is_open(self, now: datetime) -> bool:
-        now = now.astimezone(UTC)
-        if now.weekday() not in self.days:
-            return False
-        second = now.hour * 3600 + now.minute * 60 + now.second
-        return any(start <= second < end for start, end in self.sessions)
-
-
-@dataclass(slots=True)
 class _Open:
     """An open position as the broker keeps it (mutable; `Position` is the report)."""
 
@@ -908,7 +869,7 @@ class _Book:
     """One symbol's open positions and orders, and the band of prices at which a
     quote fires any of them."""
 
-    spec: _Spec
+    spec: SymbolRules
     positions: dict[int, _Open]
     orders: dict[int, Order]
     band: TriggerBand | None  # None when no quote can fire anything (no SL, TP or order)
@@ -951,82 +912,6 @@ def _changed(changes: Changes, position: Position) -> None:
     changes.positions.append(position)
 
 
-def _rounded_prices(request: OrderRequest, spec: _Spec) -> dict[str, Decimal | None]:
-    """The request's prices rounded to the instrument's digits (SL/TP ignored on a close)."""
-    closing = request.position_ticket is not None
-    return {
-        "price": _round(request.price, spec),
-        "stop_limit": _round(request.stop_limit, spec),
-        "sl": None if closing else _round(request.sl, spec),
-        "tp": None if closing else _round(request.tp, spec),
-    }
-
-
-def _round(price: Decimal | None, spec: _Spec) -> Decimal | None:
-    return None if price is None else price.quantize(spec.quantum, ROUND_HALF_EVEN)
-
-
-def _volume_problem(volume: Decimal, spec: _Spec) -> str | None:
-    if volume < spec.volume_min or volume > spec.volume_max:
-        return (
-            f"Volume {volume} is outside the allowed {spec.volume_min} to {spec.volume_max} lots."
-        )
-    if volume % spec.volume_step:
-        return f"Volume {volume} is not a multiple of the volume step {spec.volume_step}."
-    return None
-
-
-def _pending_problem(
-    request: OrderRequest, prices: Mapping[str, Decimal | None], quote: Quote, spec: _Spec
-) -> str | None:
-    """Why a pending order's price is on the wrong side of the market (or too
-    close to it), or None. Buy limits rest below the ask, buy stops above it;
-    sell limits above the bid, sell stops below it."""
-    price = prices["price"]
-    assert price is not None
-    buy = request.side is _BUY
-    market = quote.ask if buy else quote.bid
-    name = f"{request.side.value} {request.type.value.replace('_', '-')}"
-    if price <= 0:
-        return f"The {name} price must be above zero, not {price}."
-    below = (request.type is OrderType.LIMIT) == buy
-    distance = market - price if below else price - market
-    if distance <= 0 or distance < spec.stops:
-        where = "below" if below else "above"
-        side = "ask" if buy else "bid"
-        return (
-            f"A {name} price must be {where} the {side} ({market}) by at least "
-            f"{max(spec.stops, spec.point)}; it is {price}."
-        )
-    if request.type is OrderType.STOP_LIMIT:
-        limit = prices["stop_limit"]
-        assert limit is not None
-        if limit <= 0 or (limit > price if buy else limit < price):
-            where = "at or below" if buy else "at or above"
-            return f"The stop_limit price {limit} must be {where} the stop price {price}."
-    return None
-
-
-def _stops_problem(
-    side: Side, reference: Decimal, sl: Decimal | None, tp: Decimal | None, spec: _Spec
-) -> str | None:
-    """Why SL/TP are invalid around `reference` (the price the position would close
-    at, or the pending order's open price), or None. A long's SL goes below and its
-    TP above, a short's the other way, each at least `stops_level` points away."""
-    sign = side.sign
-    for name, level, direction in (("SL", sl, -sign), ("TP", tp, sign)):
-        if level is None:
-            continue
-        distance = (level - reference) * direction
-        if level <= 0 or distance <= 0 or distance < spec.stops:
-            where = "below" if direction < 0 else "above"
-            return (
-                f"The {name} {level} must be {where} {reference} by at least "
-                f"{max(spec.stops, spec.point)}."
-            )
-    return None
-
-
 def _stop_hit(position: _Open, bid: Decimal, ask: Decimal) -> str | None:
     """ "[sl]" or "[tp]" when the quote reaches the position's stop loss or take profit."""
     sl, tp = position.sl, position.tp
@@ -1041,17 +926,6 @@ def _stop_hit(position: _Open, bid: Decimal, ask: Decimal) -> str | None:
         if tp is not None and ask <= tp:
             return "[tp]"
     return None
-
-
-def _session(hours: str) -> tuple[int, int]:
-    """ "08:00-17:30" as seconds of the day; "24:00" is the end of the day."""
-    start, end = hours.split("-")
-    return _seconds(start), _seconds(end)
-
-
-def _seconds(clock_time: str) -> int:
-    hours, minutes = clock_time.split(":")
-    return int(hours) * 3600 + int(minutes) * 60
 
 
 def _money(amount: Decimal) -> Decimal:

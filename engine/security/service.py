@@ -427,6 +427,7 @@ class Security:
         action: str,
         target: str,
         outcome: str,
+        /,
         **details: Any,
     ) -> asyncio.Future[None]:
         """Record an action (`outcome` is `ok` or an error code); the future

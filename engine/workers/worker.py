@@ -258,6 +258,7 @@ class Worker:
                 "status": OrderStatus.REJECTED,
                 "retcode": rejection.retcode,
                 "reason": rejection.message,
+                "rule": rejection.rule,
             }
         )
         return TradeResult(rejection.retcode, rejection.message, order, Changes([order]))

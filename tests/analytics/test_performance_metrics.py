@@ -101,19 +101,62 @@ def test_against_a_benchmark() -> None:
     assert m.beta == pytest.approx(2.0)
 
 
-def test_irregular_points_are_resampled_to_period_closes() -> None:
+def test_irregular_points_are_resampled_to_the_opening_value_and_period_closes() -> None:
     hour = timedelta(hours=1)
     points = [
-        (START, 100.0),
+        (START + DAY + hour, 95.0),  # out of order on purpose
+        (START, 100.0),  # the opening value (a midnight sample closes the day before)
         (START + 3 * hour, 105.0),
         (START + 23 * hour, 90.0),  # day 0 closes at 90
-        (START + DAY + hour, 95.0),  # day 1 closes at 95
-        (START + 3 * DAY, 99.0),  # day 2 has no point and is skipped
+        (START + 3 * DAY, 99.0),  # day 2 has no point and is skipped; 99 closes day 2's end
     ]
-    assert [v for _, v in resample(points, DAY)] == [90.0, 95.0, 99.0]
+    assert [v for _, v in resample(points, DAY)] == [100.0, 90.0, 95.0, 99.0]
     m = compute_performance(points)
-    assert m.periods == 2
-    assert m.total_return == pytest.approx(99 / 90 - 1)
+    assert m.periods == 3
+    assert m.total_return == pytest.approx(-0.01)
+    assert m.max_drawdown == pytest.approx(-0.10)
+
+
+def test_periods_are_utc_calendar_periods() -> None:
+    # Sampled from 09:00: the first day closes at midnight, not 24 h after 09:00.
+    nine = START + timedelta(hours=9)
+    points = [(nine, 100.0), (nine + timedelta(hours=14), 104.0), (nine + DAY, 110.0)]
+    assert [v for _, v in resample(points, DAY)] == [100.0, 104.0, 110.0]
+
+
+def test_a_range_within_one_period_still_has_its_return() -> None:
+    minute = timedelta(minutes=1)
+    m = compute_performance([(START + i * minute, 100.0 + i) for i in range(1, 6)])
+    assert m.periods == 1
+    assert m.total_return == pytest.approx(105 / 101 - 1)
+
+
+def test_alpha_is_the_compounded_mean_return_beta_does_not_explain() -> None:
+    # Returns: the curve's are 1 % plus the benchmark's: beta 1, alpha
+    # (1 + 0.01)^4 - 1 a year at four periods a year (empyrical's `alpha`).
+    bench = daily(100, 102, 100.98, 103.0)
+    returns = [0.03, 0.0, 0.01 + (103.0 / 100.98 - 1)]
+    values = [100.0]
+    for r in returns:
+        values.append(values[-1] * (1 + r))
+    m = compute_performance(daily(*values), benchmark=bench, conventions=QUARTERLY)
+    assert m.beta == pytest.approx(1.0)
+    assert m.alpha == pytest.approx(1.01**4 - 1)
+
+
+def test_the_benchmark_is_read_at_the_curves_closes() -> None:
+    # The benchmark has a point every hour; the curve one a day with day 2
+    # missing. Each close takes the benchmark's last price at or before it.
+    hour = timedelta(hours=1)
+    bench = [(START + i * hour, 100.0 + i) for i in range(0, 4 * 24 + 1)]
+    curve = [(START, 1000.0), (START + DAY, 1010.0), (START + 3 * DAY, 1040.0)]
+    m = compute_performance(curve, benchmark=bench)
+    assert m.benchmark_return == pytest.approx(172 / 100 - 1)
+    assert m.excess_return == pytest.approx(0.04 - 0.72)
+    # A benchmark that starts after the curve: the closes before it are left out.
+    late = compute_performance(curve, benchmark=bench[10:])
+    assert late.benchmark_return == pytest.approx(172 / 124 - 1)
+    assert late.excess_return == pytest.approx(1040 / 1010 - 172 / 124)
 
 
 def test_too_little_data_leaves_metrics_undefined() -> None:

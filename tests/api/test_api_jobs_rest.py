@@ -233,3 +233,56 @@ async def test_analytics_export_json_and_csv(api: Api) -> None:
     assert dashboard["jobs"]["runners"] == 4
     bad = await viewer.get("/api/v1/analytics/trends", params={"metric": "luck"})
     assert bad.status_code == 422
+
+
+async def test_models_train_list_and_deploy(api: Api) -> None:
+    viewer, trader = api.client("viewer"), api.client("trader")
+    strategy_id = "account-001:ma_crossover:1"
+    bad = await trader.post(
+        "/api/v1/models/train", json={"kind": "ma_crossover", "grid": {"fast": [2]}}
+    )
+    assert bad.status_code == 422 and "symbol" in bad.json()["error"]["message"]
+    unknown = await trader.post(
+        "/api/v1/models/train",
+        json={"kind": "ma_crossover", "symbol": "EURUSD", "grid": {"speed": [2]}},
+    )
+    assert unknown.status_code == 422 and "no parameter speed" in unknown.text
+    assert (
+        await viewer.post("/api/v1/models/train", json={"strategy_id": strategy_id})
+    ).status_code == 403
+
+    job = await trader.post(
+        "/api/v1/models/train",
+        json={
+            "strategy_id": strategy_id,
+            "grid": {"fast": [2, 4], "slow": [6, 10]},
+            "hours": 0.25,
+            "objective": "total_return",
+        },
+    )
+    assert job.status_code == 201, job.text
+    done = await _until_state(viewer, job.json()["id"], "completed")
+    assert done["progress"] == 100 and done["result"]["tried"] == 4
+
+    table = (
+        await viewer.get(
+            "/api/v1/models",
+            params={"job_id": done["id"], "sort": "rank", "order": "asc"},
+        )
+    ).json()
+    assert table["total"] == 4 and [m["rank"] for m in table["items"]] == [1, 2, 3, 4]
+    best = table["items"][0]
+    assert (await viewer.get(f"/api/v1/models/{best['id']}")).json() == best
+
+    body = {"model_id": best["id"]}
+    assert (await viewer.post("/api/v1/models/deploy", json=body)).status_code == 403
+    deployed = await trader.post("/api/v1/models/deploy", json=body)
+    assert deployed.status_code == 200, deployed.text
+    assert deployed.json()["id"] == strategy_id and deployed.json()["params"] == best["params"]
+    live = (await viewer.get(f"/api/v1/strategies/{strategy_id}")).json()
+    assert live["params"] == best["params"]
+    wrong = await trader.post(
+        "/api/v1/models/deploy", json={"model_id": best["id"], "strategy_id": "nope"}
+    )
+    assert wrong.status_code == 409
+    assert (await trader.post("/api/v1/models/deploy", json={"model_id": 99999})).status_code == 404

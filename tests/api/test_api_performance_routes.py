@@ -40,7 +40,7 @@ async def test_metrics_of_every_account_one_account_and_a_strategy(api: Api) -> 
     strategy = api.engine.strategies()[0].id
     by_strategy = await viewer.get(f"{PERFORMANCE}/metrics", params={"strategy": strategy})
     assert by_strategy.status_code == 200
-    assert by_strategy.json()["trades"] == len(
+    assert by_strategy.json()["metrics"]["trades"] == len(
         [
             f
             for f in await api.engine.store.ledger.fills(limit=-1)

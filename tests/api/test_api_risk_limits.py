@@ -110,3 +110,22 @@ async def test_limit_changes_are_audited_and_streamed_as_events(api: Api) -> Non
         event = await events.get()
     assert event.limit.id == "fx-size" and event.deleted is False  # type: ignore[union-attr]
     await events.close()
+
+
+async def test_changing_a_limits_action_is_stored_and_audited(api: Api) -> None:
+    """`action` is both a limit's field and the audit record's own name for what
+    was done: the change must reach both without the one shadowing the other."""
+    admin = api.client("admin")
+    changed = await admin.put(f"{LIMITS}/fx-trend-daily-loss", json={"action": "pause"})
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["action"] == "pause"
+    audit = (await admin.get("/api/v1/audit", params={"action": "risk_limit.update"})).json()
+    record = audit["items"][0]
+    assert (record["target"], record["outcome"]) == ("fx-trend-daily-loss", "ok")
+    assert record["details"]["action"] == "pause"
+
+    for field in ("scope", "action"):
+        refused = await admin.put(f"{LIMITS}/fx-trend-daily-loss", json={field: None})
+        assert refused.status_code == 422, (field, refused.text)
+        assert f"body.{field}" in {f["path"] for f in refused.json()["error"]["details"]["fields"]}
+    assert (await admin.get(f"{LIMITS}/fx-trend-daily-loss")).json()["action"] == "pause"

@@ -9,7 +9,7 @@ from tests.tui.helpers import ready, row_keys, table
 from tui.app import TradeDeckApp
 from tui.widgets.pane import Pane
 
-PANES = ["workers", "positions", "orders", "alerts"]
+PANES = ["workers", "positions", "orders", "alerts", "jobs"]
 
 
 def focused_pane(app: TradeDeckApp) -> str | None:
@@ -35,11 +35,11 @@ async def test_tab_and_shift_tab_cycle_through_the_panes(client: EngineClient):
         for _ in PANES:
             await pilot.press("tab")
             seen.append(focused_pane(app))
-        assert seen == ["positions", "orders", "alerts", "workers"]
+        assert seen == ["positions", "orders", "alerts", "jobs", "workers"]
         await pilot.press("shift+tab")
-        assert focused_pane(app) == "alerts"
-        assert app.screen.query_one(Tabs).active == "tab-alerts"
-        assert shown_panes(app) == ["alerts"]
+        assert focused_pane(app) == "jobs"
+        assert app.screen.query_one(Tabs).active == "tab-jobs"
+        assert shown_panes(app) == ["jobs"]
 
 
 async def test_digits_jump_to_their_pane(client: EngineClient):

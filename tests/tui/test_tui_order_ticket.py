@@ -38,7 +38,8 @@ async def fill(pilot, ticket: OrderTicketScreen, **fields: str) -> None:
 
 
 def verdict(ticket: OrderTicketScreen) -> str:
-    return plain(ticket.query_one("#ticket-verdict", Static)).strip()
+    """The verdict as one line: the widget wraps it to the ticket's width."""
+    return " ".join(plain(ticket.query_one("#ticket-verdict", Static)).split())
 
 
 async def test_the_ticket_shows_quote_margin_and_a_passing_verdict(
@@ -71,7 +72,7 @@ async def test_the_ticket_names_the_risk_limit_an_order_would_breach(client: Eng
     async with app.run_test(size=(100, 40)) as pilot:
         await ready(pilot)
         ticket = await open_ticket(pilot, app)
-        await fill(pilot, ticket, account="account-003", symbol="BTCUSD", volume="2")
+        await fill(pilot, ticket, account="account-003", symbol="BTCUSD", volume="0.4")
         await until(pilot, lambda: ticket.settled)
         check = ticket.check
         assert check is not None and check.rule is not None and check.rule.startswith("risk")

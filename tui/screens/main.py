@@ -23,6 +23,7 @@ from tui.state import PanelState, Region
 from tui.widgets.alerts import AlertsTable, alert_rows
 from tui.widgets.event_line import EventLine
 from tui.widgets.header import StatusHeader
+from tui.widgets.jobs import JobsPane, JobsTable, job_rows
 from tui.widgets.keyed_table import KeyedTable, Row
 from tui.widgets.orders import OrdersTable, order_rows
 from tui.widgets.pane import Pane
@@ -44,6 +45,7 @@ class PaneSpec:
     table: type[KeyedTable]
     rows: Callable[[PanelState], list[Row]]
     region: Region
+    pane: type[Pane] = Pane
 
 
 # In order: tab order, digit keys and grid cells all follow this tuple.
@@ -52,6 +54,7 @@ PANES: tuple[PaneSpec, ...] = (
     PaneSpec("positions", "Positions", PositionsTable, position_rows, Region.POSITIONS),
     PaneSpec("orders", "Orders", OrdersTable, order_rows, Region.ORDERS),
     PaneSpec("alerts", "Alerts", AlertsTable, alert_rows, Region.ALERTS),
+    PaneSpec("jobs", "Jobs", JobsTable, job_rows, Region.JOBS, JobsPane),
 )
 
 
@@ -117,7 +120,7 @@ class MainScreen(Screen[None]):
         )
         with Container(id="panes"):
             for spec in PANES:
-                yield Pane(spec.table(id=f"{spec.id}-table"), title=spec.title, id=spec.id)
+                yield spec.pane(spec.table(id=f"{spec.id}-table"), title=spec.title, id=spec.id)
         yield EventLine(id="event-line")
         yield Footer(compact=True, show_command_palette=False)
 

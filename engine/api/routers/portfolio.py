@@ -1,5 +1,6 @@
-"""The portfolio: each account and the total, open positions, equity history,
-and closing a position (all of it or part)."""
+"""The portfolio: each account and the total, open positions, equity history
+by range and resolution, each strategy's trades and P&L, and closing a
+position (all of it or part)."""
 
 from __future__ import annotations
 
@@ -8,14 +9,15 @@ from decimal import Decimal
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel, Field
+from pydantic import Field
 
+from engine import portfolio as book
 from engine.api.deps import account_scope, audited, check_account, get_engine, trader, viewer
 from engine.api.schemas import Page, Paging, error_responses, paging, utc
 from engine.api.schemas import Request as RequestBody
 from engine.engine import Engine
 from engine.errors import NotFound, OrderRejected, WorkerNotFound
-from engine.models import AccountSnapshot, EquityPoint, Money, Order, Position, Side
+from engine.models import EquityPoint, Order, Portfolio, Position, Side, StrategyPnl
 from engine.security.principal import Principal
 
 router = APIRouter(
@@ -28,40 +30,22 @@ _positions_paging = paging(
 _history_paging = paging("time", "account_id", default="time")
 
 
-class PortfolioTotal(BaseModel):
-    """The sum over the accounts listed beside it (in their own currencies)."""
-
-    balance: Money
-    equity: Money
-    margin: Money
-    free_margin: Money
-    realised_pnl: Money
-    unrealised_pnl: Money
-    commission: Money
-    pnl_today: Money
-    open_positions: int
-    pending_orders: int
-
-
-class Portfolio(BaseModel):
-    time: datetime
-    accounts: list[AccountSnapshot]
-    total: PortfolioTotal
-
-
 @router.get("", response_model=Portfolio, responses=error_responses(404))
 async def portfolio(
     account: str | None = Query(None, description="only this account"),
     engine: Engine = Depends(get_engine),
     principal: Principal = Depends(viewer),
 ) -> Portfolio:
-    accounts = [a for a in engine.snapshot().accounts if principal.sees(a.account_id)]
+    """Balance, equity, margin, free margin, margin level, realised and
+    unrealised P&L and today's P&L of each of the caller's accounts, their
+    total (over those accounts only), and each of their strategies' P&L."""
     if account is not None:
         check_account(principal, account)
-        accounts = [a for a in accounts if a.account_id == account]
-        if not accounts:
-            raise WorkerNotFound(account)
-    return Portfolio(time=engine.clock.now(), accounts=accounts, total=_total(accounts))
+        book.check_scope(engine, account, None)
+    summary = await book.summary(engine, account_scope(principal, account))
+    if account is not None and not summary.accounts:
+        raise WorkerNotFound(account)
+    return summary
 
 
 @router.get("/positions", response_model=Page[Position])
@@ -89,6 +73,11 @@ async def history(
     paging: Paging = Depends(_history_paging),
     from_: datetime | None = Query(None, alias="from", description="at or after this time"),
     to: datetime | None = Query(None, description="at or before this time"),
+    resolution: book.Resolution | None = Query(
+        None,
+        description="the last sample of each account per period (UTC-aligned); every sample "
+        "when omitted",
+    ),
     account: str | None = Query(None),
     engine: Engine = Depends(get_engine),
     principal: Principal = Depends(viewer),
@@ -106,12 +95,43 @@ async def history(
         accounts=accounts,
         since=since,
         until=until,
+        resolution=None if resolution is None else book.RESOLUTIONS[resolution],
         sort=paging.sort or "time",
         descending=paging.descending,
         skip=paging.skip,
         limit=paging.limit,
     )
     return Page[EquityPoint](items=items, total=total, skip=paging.skip, limit=paging.limit)
+
+
+@router.get("/strategies", response_model=list[StrategyPnl], responses=error_responses(404))
+async def strategies(
+    from_: datetime | None = Query(None, alias="from", description="fills at or after this time"),
+    to: datetime | None = Query(None, description="fills at or before this time"),
+    account: str | None = Query(None),
+    strategy: str | None = Query(None),
+    engine: Engine = Depends(get_engine),
+    principal: Principal = Depends(viewer),
+) -> list[StrategyPnl]:
+    """Each strategy's closed trades, wins, losses and realised P&L over the
+    range (from its fills), and its positions open now, on the caller's
+    accounts (`account` filters them, as on every list); deals placed by hand
+    are the row with `strategy_id` null."""
+    since, until = utc(from_, "from"), utc(to, "to")
+    if since is not None and until is not None and since > until:
+        raise RequestValidationError(
+            [{"loc": ("query", "to"), "msg": "`to` is before `from`", "type": "value_error"}]
+        )
+    book.check_scope(engine, None, strategy)  # an unknown strategy: 404
+    if strategy is not None and not principal.sees(engine.strategy(strategy).account_id):
+        raise NotFound(f"There is no strategy {strategy}.")
+    return await book.strategy_pnl(
+        engine,
+        account_scope(principal, account),
+        strategy_id=strategy,
+        since=since,
+        until=until,
+    )
 
 
 class ClosePosition(RequestBody):
@@ -139,21 +159,3 @@ async def close_position(
         if not result.ok or result.order is None:
             raise OrderRejected(result.retcode, result.message, ticket=ticket)
         return result.order
-
-
-def _total(accounts: list[AccountSnapshot]) -> PortfolioTotal:
-    def total(field: str) -> Decimal:
-        return sum((getattr(a, field) for a in accounts), Decimal(0))
-
-    return PortfolioTotal(
-        balance=total("balance"),
-        equity=total("equity"),
-        margin=total("margin"),
-        free_margin=total("free_margin"),
-        realised_pnl=total("realised_pnl"),
-        unrealised_pnl=total("unrealised_pnl"),
-        commission=total("commission"),
-        pnl_today=total("pnl_today"),
-        open_positions=sum(a.open_positions for a in accounts),
-        pending_orders=sum(a.pending_orders for a in accounts),
-    )
