@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from config.issues import ValidationReport
 from config.models import SystemMode
+from engine import portfolio
 from engine.brokers.base import OrderRequest, TradeResult
 from engine.errors import OrderRejected
 from engine.models import (
@@ -26,6 +27,7 @@ from engine.models import (
     Order,
     OrderCheck,
     ParamSet,
+    PerformanceMetrics,
     RiskEvaluation,
     Schedule,
     Snapshot,
@@ -156,8 +158,21 @@ class EngineClient(Protocol):
         """Close every open position of an account at market: the closing orders."""
         ...
 
-    async def equity_history(self, account_id: str, since: datetime | None) -> list[EquityPoint]:
-        """The newest `EQUITY_POINTS` equity samples since `since` (all when None), oldest first."""
+    async def equity_history(
+        self,
+        account_id: str,
+        since: datetime | None,
+        resolution: portfolio.Resolution | None = None,
+    ) -> list[EquityPoint]:
+        """The newest `EQUITY_POINTS` equity samples since `since` (all when None),
+        oldest first; with a `resolution`, the first sample and each period's close."""
+        ...
+
+    async def performance(
+        self, account_id: str, since: datetime | None, resolution: portfolio.Resolution
+    ) -> PerformanceMetrics:
+        """An account's performance since `since` (all when None), from the
+        returns between its equity closes `resolution` apart."""
         ...
 
     async def pause_strategy(self, strategy_id: str) -> StrategyInfo: ...
@@ -288,9 +303,32 @@ class LocalEngineClient:
         results = await self._engine.orders.flatten(account_id, reason=f"flatten by {LOCAL_USER}")
         return [_order(result) for result in results]
 
-    async def equity_history(self, account_id: str, since: datetime | None) -> list[EquityPoint]:
+    async def equity_history(
+        self,
+        account_id: str,
+        since: datetime | None,
+        resolution: portfolio.Resolution | None = None,
+    ) -> list[EquityPoint]:
         self._engine.worker(account_id)  # an unknown account is NotFound, as remotely
-        return await self._engine.store.equity.history(account_id, since=since, limit=EQUITY_POINTS)
+        points, _ = await self._engine.store.equity.query(
+            accounts=[account_id],
+            since=since,
+            resolution=None if resolution is None else portfolio.RESOLUTIONS[resolution],
+            descending=True,
+            limit=EQUITY_POINTS,
+        )
+        return points[::-1]
+
+    async def performance(
+        self, account_id: str, since: datetime | None, resolution: portfolio.Resolution
+    ) -> PerformanceMetrics:
+        self._engine.worker(account_id)  # an unknown account is NotFound, as remotely
+        return await portfolio.performance(
+            self._engine,
+            accounts=[account_id],
+            since=since,
+            resolution=portfolio.RESOLUTIONS[resolution],
+        )
 
     async def pause_strategy(self, strategy_id: str) -> StrategyInfo:
         return await self._engine.pause_strategy(strategy_id)

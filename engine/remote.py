@@ -47,6 +47,7 @@ from engine.models import (
     Order,
     OrderCheck,
     ParamSet,
+    PerformanceMetrics,
     ResyncEvent,
     RiskEvaluation,
     Schedule,
@@ -56,6 +57,7 @@ from engine.models import (
     WorkerDetail,
     WorkerInfo,
 )
+from engine.portfolio import Resolution
 from engine.security.principal import Role
 
 log = logging.getLogger("tradedeck.remote")
@@ -228,7 +230,9 @@ class RemoteEngineClient:
         data = await self._call("POST", "/orders/flatten", json={"account_id": account_id})
         return [Order.model_validate(o) for o in data["orders"]]
 
-    async def equity_history(self, account_id: str, since: datetime | None) -> list[EquityPoint]:
+    async def equity_history(
+        self, account_id: str, since: datetime | None, resolution: Resolution | None = None
+    ) -> list[EquityPoint]:
         params: dict[str, str | int] = {
             "account": account_id,
             "sort": "time",
@@ -237,8 +241,20 @@ class RemoteEngineClient:
         }
         if since is not None:
             params["from"] = since.isoformat()
+        if resolution is not None:
+            params["resolution"] = resolution
         page = await self._call("GET", "/portfolio/history", params=params)
         return [EquityPoint.model_validate(p) for p in reversed(page["items"])]
+
+    async def performance(
+        self, account_id: str, since: datetime | None, resolution: Resolution
+    ) -> PerformanceMetrics:
+        params = {"account": account_id, "resolution": resolution}
+        if since is not None:
+            params["from"] = since.isoformat()
+        return PerformanceMetrics.model_validate(
+            await self._call("GET", "/performance", params=params)
+        )
 
     async def pause_strategy(self, strategy_id: str) -> StrategyInfo:
         data = await self._call("PUT", f"/strategies/{strategy_id}/pause")

@@ -35,7 +35,11 @@ def test_worker_detail(engine: Engine, snap_compare: Any):
         await pilot.press("enter")
         await until(
             pilot,
-            lambda: isinstance(app.screen, WorkerDetailScreen) and app.screen.detail is not None,
+            lambda: (
+                isinstance(app.screen, WorkerDetailScreen)
+                and app.screen.detail is not None
+                and app.screen.performance is not None
+            ),
         )
 
     assert snap_compare(panel(engine), terminal_size=(100, 48), run_before=open_detail)

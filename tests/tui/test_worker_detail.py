@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from textual.widgets import DataTable, Sparkline, Static
+from textual.widgets import DataTable, Static
 
 from engine.client import EngineClient
 from engine.engine import Engine
@@ -44,9 +44,7 @@ async def test_enter_opens_the_worker_under_the_cursor_and_escape_returns(
         assert "running" in summary
         validation = plain(screen.query_one("#detail-validation", Static)).strip()
         assert validation == "Validation: no errors, no warnings"
-        sparkline = screen.query_one("#detail-equity", Sparkline)
-        assert list(sparkline.data or []) == [float(p.equity) for p in expected.equity]
-        assert len(sparkline.data or []) >= 2
+        # The equity chart and its ranges: tests/tui/test_tui_equity_range.py.
         fills = screen.query_one("#detail-fills", DataTable)
         assert fills.row_count == min(10, len(expected.fills)) > 0
         orders = screen.query_one("#detail-orders", DataTable)

@@ -17,12 +17,19 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Label, Static
 
 from config.issues import ValidationReport
-from engine.models import EquityPoint, StrategyState, WorkerDetail, WorkerInfo
+from engine.models import (
+    EquityPoint,
+    PerformanceMetrics,
+    StrategyState,
+    WorkerDetail,
+    WorkerInfo,
+)
 from tui import formatting as fmt
 from tui.messages import StrategyCommand, WorkerAction, WorkerCommand
 from tui.state import PanelState, Region
-from tui.widgets.equity_chart import DEFAULT_RANGE, RANGES, EquityChart
+from tui.widgets.equity_chart import CHART_RESOLUTIONS, DEFAULT_RANGE, RANGES, EquityChart
 from tui.widgets.header import StatusHeader
+from tui.widgets.performance import RANGE_RESOLUTIONS, render_performance
 from tui.widgets.strategies import StrategiesTable, strategy_rows
 from tui.widgets.workers import confirm_flatten
 
@@ -37,6 +44,9 @@ _RANGE_KEYS = (
     ("w", "1w", "the last week"),
     ("a", "all", "every sample"),
 )
+# Seconds between refreshes of the equity chart and the performance metrics.
+_REFRESH_SECONDS = 15.0
+
 _COLUMNS = {
     "#detail-positions": ("Ticket", "Symbol", "Side", "Lots", "Open", "Price", "P&L"),
     "#detail-orders": ("Ticket", "Symbol", "Side", "Type", "Lots", "Price", "Status"),
@@ -90,6 +100,7 @@ class WorkerDetailScreen(Screen[None]):
         self.detail: WorkerDetail | None = None
         self.equity_range = DEFAULT_RANGE
         self.equity_points: list[EquityPoint] = []
+        self.performance: PerformanceMetrics | None = None
         self._seen: tuple[object, ...] | None = None
         # Until its widgets exist the screen skips paints; it paints itself once ready.
         self._ready = False
@@ -107,6 +118,8 @@ class WorkerDetailScreen(Screen[None]):
                 id="detail-equity-label",
             )
             yield EquityChart(id="detail-equity-chart")
+            yield Label("Performance", classes="detail-heading", id="detail-performance-label")
+            yield Static(id="detail-performance")
             yield Label("Positions", classes="detail-heading")
             yield DataTable(id="detail-positions", cursor_type="none")
             yield Label("Recent orders", classes="detail-heading")
@@ -123,6 +136,9 @@ class WorkerDetailScreen(Screen[None]):
         self.query_one("#detail").focus()
         self._ready = True
         self.paint(self._app.state, {Region.HEADER, Region.WORKERS})
+        self.load_equity()
+        # Equity is sampled every minute: the chart and the metrics follow it.
+        self.set_interval(_REFRESH_SECONDS, self.load_equity, name="detail-equity")
 
     def paint(self, state: PanelState, dirty: set[Region]) -> None:
         if not self._ready:
@@ -155,8 +171,6 @@ class WorkerDetailScreen(Screen[None]):
         for strategy in detail.strategies:
             self._app.state.update_strategy(strategy)
         self._show_strategies()
-        since = self._since(self.equity_range)
-        self._show_equity([p for p in detail.equity if since is None or p.time >= since])
         self._fill(
             "#detail-positions",
             [
@@ -227,13 +241,34 @@ class WorkerDetailScreen(Screen[None]):
 
     @work(exclusive=True, group="worker-equity")
     async def load_equity(self) -> None:
+        """Chart the range's equity and measure its performance, both from the
+        engine (local or remote) at the range's resolutions."""
         name = self.equity_range
+        since = self._since(name)
+        client = self._app.client
         points = await self._app.attempt(
             f"Could not load {self.account_id}'s equity",
-            self._app.client.equity_history(self.account_id, self._since(name)),
+            client.equity_history(self.account_id, since, CHART_RESOLUTIONS[name]),
         )
-        if points is not None and name == self.equity_range:
-            self._show_equity(points)
+        if points is None or name != self.equity_range:
+            return
+        self._show_equity(points)
+        resolution = RANGE_RESOLUTIONS[name]
+        metrics = await self._app.attempt(
+            f"Could not measure {self.account_id}'s performance",
+            client.performance(self.account_id, since, resolution),
+        )
+        if metrics is not None and name == self.equity_range:
+            self.performance = metrics
+            self.query_one("#detail-performance", Static).update(render_performance(metrics))
+            label = (
+                "Performance over everything"
+                if RANGES[name] is None
+                else f"Performance over the last {name}"
+            )
+            self.query_one("#detail-performance-label", Label).update(
+                f"{label}  ({resolution} returns)"
+            )
 
     def _show_equity(self, points: list[EquityPoint]) -> None:
         self.equity_points = points

@@ -11,6 +11,7 @@ from textual.containers import Vertical
 from textual.widgets import Sparkline, Static
 
 from engine.models import EquityPoint
+from engine.portfolio import Resolution
 from tui import formatting as fmt
 
 # The ranges the chart offers, by name: how far back from the engine's clock.
@@ -21,6 +22,10 @@ RANGES: dict[str, timedelta | None] = {
     "all": None,
 }
 DEFAULT_RANGE = "1d"
+# The closes each range is charted at, so `EQUITY_POINTS` cover it (equity is
+# sampled every minute by default): every sample for an hour, 5-minute closes
+# for a day (288), hourly for a week (168), daily for everything.
+CHART_RESOLUTIONS: dict[str, Resolution | None] = {"1h": None, "1d": "5m", "1w": "1h", "all": "1d"}
 
 
 class EquityChart(Vertical):
@@ -43,8 +48,10 @@ class EquityChart(Vertical):
 
 
 def summary(points: list[EquityPoint], range_name: str) -> Text:
-    """`last 1d: 10,000.00 -> 10,082.87 (+82.87)  low .. high ..  143 samples`."""
-    span = "all samples" if RANGES[range_name] is None else f"last {range_name}"
+    """`last 1d: 10,000.00 -> 10,082.87 (+82.87)  low .. high ..  143 5m closes`."""
+    span = "everything" if RANGES[range_name] is None else f"last {range_name}"
+    resolution = CHART_RESOLUTIONS[range_name]
+    unit = "samples" if resolution is None else f"{resolution} closes"
     text = Text(f"{span}: ", style="bold")
     if not points:
         text.append("no equity samples in this range yet", style="dim")
@@ -54,7 +61,7 @@ def summary(points: list[EquityPoint], range_name: str) -> Text:
     text.append_text(fmt.pnl(last - first))
     values = [p.equity for p in points]
     text.append(
-        f"  low {fmt.money(min(values))}  high {fmt.money(max(values))}  {len(points)} samples",
+        f"  low {fmt.money(min(values))}  high {fmt.money(max(values))}  {len(points)} {unit}",
         style="dim",
     )
     return text
