@@ -8,7 +8,7 @@ stores the changes durably first and only then tells the rest of the engine.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -168,6 +168,19 @@ class PaperLedger:
     orders: list[Order] = field(default_factory=list)  # open (placed) orders only
 
 
+class Lots(Protocol):
+    """An open position's size, as `Broker.open_lots` reports it (read only)."""
+
+    @property
+    def symbol(self) -> str: ...
+
+    @property
+    def side(self) -> Side: ...
+
+    @property
+    def volume(self) -> Decimal: ...
+
+
 class Broker(Protocol):
     kind: BrokerKind
     account_id: str
@@ -215,6 +228,11 @@ class Broker(Protocol):
     def account(self) -> AccountSnapshot: ...
 
     def positions(self) -> list[Position]: ...
+
+    def open_lots(self) -> Sequence[Lots]:
+        """Each open position's symbol, side and volume: all the pre-trade checks
+        need of them, and cheaper than `positions()`, which prices every one."""
+        ...
 
     def open_orders(self) -> list[Order]: ...
 

@@ -17,7 +17,7 @@ mark interval.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_EVEN, Decimal
@@ -308,6 +308,9 @@ class PaperBroker:
 
     def positions(self) -> list[Position]:
         return [self._mark(p) for p in sorted(self._positions.values(), key=_ticket)]
+
+    def open_lots(self) -> Sequence[_Open]:
+        return tuple(self._positions.values())
 
     def open_orders(self) -> list[Order]:
         return sorted(self._orders.values(), key=_ticket)

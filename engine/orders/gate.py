@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from config.models import InstrumentConfig
-from engine.brokers.base import Broker, OrderRequest
+from engine.brokers.base import Broker, Lots, OrderRequest
 from engine.models import AccountSnapshot, Order, Position, Quote
 
 
@@ -34,6 +34,7 @@ class OrderContext:
 
     __slots__ = (
         "_account",
+        "_lots",
         "_open_orders",
         "_positions",
         "broker",
@@ -60,6 +61,7 @@ class OrderContext:
         self.dry_run = dry_run
         self._account: AccountSnapshot | None = None
         self._positions: list[Position] | None = None
+        self._lots: Sequence[Lots] | None = None
         self._open_orders: list[Order] | None = None
 
     @property
@@ -86,6 +88,13 @@ class OrderContext:
         if self._positions is None:
             self._positions = self.broker.positions()
         return self._positions
+
+    @property
+    def lots(self) -> Sequence[Lots]:
+        """The open positions' symbols, sides and volumes (cheaper than `positions`)."""
+        if self._lots is None:
+            self._lots = self.broker.open_lots()
+        return self._lots
 
     @property
     def open_orders(self) -> Sequence[Order]:

@@ -128,4 +128,8 @@ class OrderService:
     ) -> None:
         failed = [r for r in results if not r.ok]
         message = f"{action}: {len(results) - len(failed)} done, {len(failed)} failed ({reason})"
+        if failed:
+            # Each distinct refusal once, so the trader sees why without a log line per order.
+            why = dict.fromkeys(f"[{r.retcode}] {r.message}" for r in failed)
+            message += ": " + "; ".join(why)
         self._engine.log(message, level="warning" if failed else "info", account_id=account_id)

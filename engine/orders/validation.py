@@ -240,7 +240,7 @@ def _close_problem(context: OrderContext) -> Rejection | None:
 def _net_volume(context: OrderContext, symbol: str) -> Decimal:
     """The account's signed volume in `symbol` (long positive)."""
     return sum(
-        (p.volume * p.side.sign for p in context.positions if p.symbol == symbol),
+        (p.volume * p.side.sign for p in context.lots if p.symbol == symbol),
         _ZERO,
     )
 

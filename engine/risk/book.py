@@ -11,6 +11,7 @@ from datetime import date
 from decimal import Decimal
 
 from config.models import InstrumentConfig
+from engine.brokers.base import Lots
 from engine.models import Position, Quote, RiskBook
 
 ORDER_WINDOW_SECONDS = 60.0
@@ -38,7 +39,7 @@ class Holdings:
         return sum(self.counts.values())
 
     @classmethod
-    def of(cls, positions: Iterable[Position]) -> Holdings:
+    def of(cls, positions: Iterable[Lots]) -> Holdings:
         holdings = cls()
         nets, counts = holdings.nets, holdings.counts
         for position in positions:

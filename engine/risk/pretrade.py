@@ -8,8 +8,8 @@ from decimal import Decimal
 
 from config.models import RiskLimitKind
 from engine.brokers import retcodes
-from engine.brokers.base import OrderRequest
-from engine.models import Money, Position, RiskLimit
+from engine.brokers.base import Lots, OrderRequest
+from engine.models import Money, RiskLimit
 from engine.orders.gate import Rejection
 from engine.risk.book import Holdings
 from engine.risk.measure import describe
@@ -27,7 +27,7 @@ _RETCODES = {
 
 
 def holdings_after(
-    positions: Sequence[Position], request: OrderRequest, netting: bool
+    positions: Sequence[Lots], request: OrderRequest, netting: bool
 ) -> tuple[Holdings, Holdings, bool]:
     """(holdings now, holdings if the order fills, whether it only reduces a
     netting position). A pending order is judged as if it filled now."""

@@ -248,12 +248,15 @@ class RiskEngine:
         netting = config is not None and config.margin_mode is MarginMode.NETTING
         held: tuple[Holdings, Holdings] | None = None
         if netting or any(limit.kind in POSITION_KINDS for limit in limits):
-            before, after, reduces = holdings_after(context.positions, request, netting)
+            before, after, reduces = holdings_after(context.lots, request, netting)
             if reduces:
                 return None
             held = (before, after)
         if any(limit.kind in EQUITY_KINDS for limit in limits):
-            self._observe_now(account_id, context.account.equity, limits)
+            equity = context.account.equity
+            # Judged already when the book last saw this equity on this day.
+            if equity != book.equity or book.day != self._clock.now().date():
+                self._observe_now(account_id, equity, limits)
         now = self._clock.monotonic()
         for limit in limits:
             rejection = self._refusal(limit, context, held, now)

@@ -545,3 +545,29 @@ def test_a_ledger_in_an_instrument_that_is_gone_is_refused_in_plain_words() -> N
     )
     with pytest.raises(ValueError, match="GONE"):
         Desk(ledger=PaperLedger(balance=Decimal(10000), positions=[position]))
+
+
+async def test_open_lots_are_the_positions_sizes_as_they_change() -> None:
+    """The pre-trade checks read `open_lots` instead of the priced positions:
+    both must say the same about symbol, side and volume at every step."""
+    desk = Desk()
+    desk.majors()
+
+    def sizes_agree() -> list[tuple[str, Side, Decimal]]:
+        lots = sorted((p.symbol, p.side, p.volume) for p in desk.broker.open_lots())
+        assert lots == sorted((p.symbol, p.side, p.volume) for p in desk.broker.positions())
+        return lots
+
+    assert sizes_agree() == []
+    first = await desk.buy("EURUSD", "0.5")
+    await desk.sell("GBPUSD", "0.2")
+    assert sizes_agree() == [
+        ("EURUSD", Side.BUY, Decimal("0.5")),
+        ("GBPUSD", Side.SELL, Decimal("0.2")),
+    ]
+    assert first.order is not None
+    await desk.close(first.order.ticket, "0.3")
+    assert sizes_agree() == [
+        ("EURUSD", Side.BUY, Decimal("0.2")),
+        ("GBPUSD", Side.SELL, Decimal("0.2")),
+    ]

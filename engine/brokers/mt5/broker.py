@@ -337,6 +337,9 @@ class Mt5Broker:
     def positions(self) -> list[Position]:
         return sorted(self._book.positions.values(), key=lambda p: p.ticket)
 
+    def open_lots(self) -> list[Position]:
+        return self.positions()  # kept as the terminal reported them: nothing to price
+
     def open_orders(self) -> list[Order]:
         orders = [*self._book.orders.values(), *self._book.in_doubt.values()]
         return sorted(orders, key=lambda o: o.ticket)
