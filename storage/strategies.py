@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from engine.models import StrategyDefinition, StrategyOrigin
 from storage.codec import timestamp
@@ -23,6 +23,11 @@ _SET_STATE = (
     "ON CONFLICT (id) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at"
 )
 _CLEAR_STATE = "DELETE FROM strategy_state WHERE id = ?"
+_SET_PARAMS = (
+    "INSERT INTO strategy_params (id, params, model_id, deployed_at) VALUES (?, ?, ?, ?) "
+    "ON CONFLICT (id) DO UPDATE SET params = excluded.params, model_id = excluded.model_id, "
+    "deployed_at = excluded.deployed_at"
+)
 
 
 class StrategyStore:
@@ -83,6 +88,18 @@ class StrategyStore:
             )
             for row in rows
         ]
+
+    def set_params(
+        self, strategy_id: str, params: dict[str, Any], model_id: int | None, at: datetime
+    ) -> asyncio.Future[None]:
+        """Record the parameters deployed to a strategy (they replace its own)."""
+        row = (strategy_id, json.dumps(params), model_id, timestamp(at))
+        return self._db.writer.submit([(_SET_PARAMS, row)])
+
+    async def deployed_params(self) -> dict[str, dict[str, Any]]:
+        """The parameters deployed to each strategy, by strategy id."""
+        rows = await self._db.fetchall("SELECT id, params FROM strategy_params")
+        return {row["id"]: json.loads(row["params"]) for row in rows}
 
     async def states(self) -> dict[str, StoredState]:
         """Every stored state by strategy id."""

@@ -39,6 +39,8 @@ async def deploy(engine: Engine, set_id: int, strategy_id: str | None = None) ->
     info = _apply(engine, param_set, target)
     now = engine.clock.now()
     await engine.store.param_sets.deployed(set_id, target, now)
+    # Stored with the strategy too, so a restart runs it on these parameters.
+    await engine.strategy_service.set_params(target, info.params, set_id)
     engine.bus.publish(StrategyEvent(time=now, strategy=info))
     engine.log(f"model {set_id} deployed to strategy {target}: {param_set.params}")
     return info

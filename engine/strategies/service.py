@@ -43,12 +43,14 @@ class StrategyService:
         self._clock = clock
         self._added: dict[str, StrategyDefinition] = {}  # in the order they were added
         self._states: dict[str, StoredState] = {}
+        self._deployed: dict[str, dict[str, Any]] = {}  # parameters deployed at run time
         self._lock = asyncio.Lock()
 
     async def load(self) -> None:
         """Read what was changed at run time; strategies whose account or symbols
         the configuration no longer has are left stored but not run."""
         self._states = await self._store.strategies.states()
+        self._deployed = await self._store.strategies.deployed_params()
         self._added = {}
         for definition in await self._store.strategies.added():
             problem = self._unusable(definition)
@@ -56,6 +58,21 @@ class StrategyService:
                 self._added[definition.id] = definition
             else:
                 log.warning("strategy %s is stored but not run: %s", definition.id, problem)
+        # Deployed parameters the strategy's kind no longer takes (the file changed
+        # it) are set aside, so the strategy runs on its own.
+        kinds = {d.id: d.kind for d in self._all(deployed=False)}
+        for strategy_id, params in list(self._deployed.items()):
+            kind = kinds.get(strategy_id)
+            try:
+                if kind is not None:
+                    _validated_params(kind, params)
+            except ValidationFailed as error:
+                log.warning("deployed parameters of %s are not used: %s", strategy_id, error)
+                del self._deployed[strategy_id]
+        for strategy_id, definition in self._added.items():
+            if strategy_id in self._deployed:
+                params = self._deployed[strategy_id]
+                self._added[strategy_id] = definition.model_copy(update={"params": params})
 
     # --- reading -----------------------------------------------------------------
 
@@ -134,9 +151,20 @@ class StrategyService:
             self._added[strategy_id] = definition.model_copy(update={"paused": paused})
         return self.get(strategy_id), self._set_state(definition, "paused" if paused else None)
 
+    def set_params(
+        self, strategy_id: str, params: dict[str, Any], model_id: int | None = None
+    ) -> asyncio.Future[None]:
+        """Record parameters deployed to a running strategy, so that it starts
+        with them again after a restart; the future resolves once stored."""
+        definition = self.get(strategy_id)
+        self._deployed[strategy_id] = params
+        if definition.origin is StrategyOrigin.RUNTIME:
+            self._added[strategy_id] = definition.model_copy(update={"params": params})
+        return self._store.strategies.set_params(strategy_id, params, model_id, self._clock.now())
+
     # --- internals -----------------------------------------------------------------
 
-    def _all(self) -> Iterator[StrategyDefinition]:
+    def _all(self, *, deployed: bool = True) -> Iterator[StrategyDefinition]:
         settings = self._settings
         for account in settings.accounts:
             for index, config in enumerate(account.strategies):
@@ -148,7 +176,9 @@ class StrategyService:
                     id=strategy_id,
                     account_id=account.id,
                     kind=config.kind,
-                    params=config.params,
+                    params=self._deployed.get(strategy_id, config.params)
+                    if deployed
+                    else config.params,
                     symbols=settings.strategy_symbols(account, config),
                     timeframe=settings.strategy_timeframe(config),
                     risk=config.risk,

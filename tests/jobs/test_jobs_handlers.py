@@ -13,6 +13,7 @@ import pytest
 from engine.engine import Engine
 from engine.errors import Conflict
 from engine.models import Job, JobState, Position, Side, StrategyState
+from engine.strategies.service import StrategyService
 from tests.jobs.conftest import JobsEngine
 
 
@@ -157,3 +158,31 @@ async def test_optimisation_finds_the_best_tried_and_deploy_applies_it(
     await engine.stop_worker("account-001")
     with pytest.raises(Conflict, match="not running"):
         await engine.jobs.deploy(best.id)  # type: ignore[arg-type]
+
+
+async def test_deployed_parameters_survive_a_worker_restart_and_an_engine_restart(
+    jobs_engine: JobsEngine,
+) -> None:
+    engine = await jobs_engine()
+    strategy_id = "account-001:ma_crossover:1"
+    job = await _run(
+        engine,
+        "optimize_strategy",
+        {"strategy_id": strategy_id, "grid": {"fast": [2, 5], "slow": [13]}, "hours": 0.5},
+    )
+    sets, _ = await engine.store.param_sets.query(job_id=job.id, sort="rank", descending=False)
+    chosen = next(s for s in sets if s.params != engine.strategy_service.get(strategy_id).params)
+    await engine.jobs.deploy(chosen.id)  # type: ignore[arg-type]
+    await engine.quiesce()
+
+    await engine.stop_worker("account-001")
+    await engine.start_worker("account-001")
+    live = next(s for s in engine.strategies() if s.id == strategy_id)
+    assert live.params == chosen.params, "a restarted worker runs on the deployed parameters"
+
+    # What an engine restart reads: the store, through a new strategy service.
+    reopened = StrategyService(engine.settings, engine.store, engine.clock)
+    await reopened.load()
+    assert reopened.get(strategy_id).params == chosen.params
+    others = [d for d in reopened.definitions() if d.id != strategy_id]
+    assert all(d.params == engine.strategy_service.get(d.id).params for d in others)
