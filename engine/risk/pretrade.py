@@ -9,7 +9,7 @@ from decimal import Decimal
 from config.models import RiskLimitKind
 from engine.brokers import retcodes
 from engine.brokers.base import Lots, OrderRequest
-from engine.models import Money, RiskLimit
+from engine.models import Money, Order, RiskLimit
 from engine.orders.gate import Rejection
 from engine.risk.book import Holdings
 from engine.risk.measure import describe
@@ -27,20 +27,32 @@ _RETCODES = {
 
 
 def holdings_after(
-    positions: Sequence[Lots], request: OrderRequest, netting: bool
+    positions: Sequence[Lots], pending: Sequence[Order], request: OrderRequest, netting: bool
 ) -> tuple[Holdings, Holdings, bool]:
     """(holdings now, holdings if the order fills, whether it only reduces a
-    netting position). A pending order is judged as if it filled now."""
+    netting position). A pending order is judged as if it filled now, and the
+    account's pending orders already placed count as filled too: otherwise
+    several of them could each pass a count or size limit and together break it
+    once they trigger."""
     before = Holdings.of(positions)
+    for order in pending:
+        if order.position_ticket is None:
+            _fill(before, order.symbol, order.volume * order.side.sign, netting)
     symbol = request.symbol
     held = before.nets.get(symbol, _ZERO)
     signed = request.volume * request.side.sign
     reduces = netting and held != 0 and (held > 0) != (signed > 0) and abs(signed) <= abs(held)
     after = Holdings(dict(before.nets), dict(before.counts))
-    after.nets[symbol] = held + signed
-    if not netting or not held:
-        after.counts[symbol] = after.counts.get(symbol, 0) + 1
+    _fill(after, symbol, signed, netting)
     return before, after, reduces
+
+
+def _fill(holdings: Holdings, symbol: str, signed: Decimal, netting: bool) -> None:
+    """`signed` lots of `symbol` filled: a new position, or (netting) added to the one held."""
+    held = holdings.nets.get(symbol, _ZERO)
+    holdings.nets[symbol] = held + signed
+    if not netting or not held:
+        holdings.counts[symbol] = holdings.counts.get(symbol, 0) + 1
 
 
 def over_limit(limit: RiskLimit, value: Decimal, unit: str) -> Rejection:

@@ -248,7 +248,9 @@ class RiskEngine:
         netting = config is not None and config.margin_mode is MarginMode.NETTING
         held: tuple[Holdings, Holdings] | None = None
         if netting or any(limit.kind in POSITION_KINDS for limit in limits):
-            before, after, reduces = holdings_after(context.lots, request, netting)
+            before, after, reduces = holdings_after(
+                context.lots, context.open_orders, request, netting
+            )
             if reduces:
                 return None
             held = (before, after)

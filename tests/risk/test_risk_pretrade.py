@@ -5,10 +5,11 @@ is breached its scope takes no new order. Closing always passes."""
 from __future__ import annotations
 
 from datetime import timedelta
+from decimal import Decimal
 
 from config.models import Settings
 from engine.brokers import retcodes
-from engine.models import OrderStatus, Side
+from engine.models import OrderStatus, OrderType, Side
 from tests.conftest import EngineFactory
 from tests.risk.risk_support import bare_engine, limit, move, send
 
@@ -70,6 +71,35 @@ async def test_open_positions_refuses_one_too_many_but_closing_passes(
     )
     assert closing.ok, closing.message
     assert (await send(engine, "account-001", "USDJPY", "0.1", "p-5")).ok
+
+
+async def test_pending_orders_count_as_filled_so_together_they_cannot_pass_a_limit(
+    engine_factory: EngineFactory, demo_settings: Settings
+) -> None:
+    """Two buy limits far below the market each pass a count and a size limit
+    on their own; once they trigger they would break both. The second is refused
+    when placed, and cancelling the first makes room again."""
+    engine = await bare_engine(engine_factory, demo_settings)
+    await engine.risk.create(limit("max_open_positions", "2"), limit_id="two-positions")
+    quote = engine.quote("EURUSD")
+    assert quote is not None
+    below = {"type": OrderType.LIMIT, "price": quote.bid - Decimal("0.01")}
+    assert (await send(engine, "account-001", "GBPUSD", "0.1", "q-1")).ok
+    first = await send(engine, "account-001", "EURUSD", "0.3", "q-2", **below)
+    assert first.ok and first.order is not None and first.order.status is OrderStatus.PLACED
+    refused = await send(engine, "account-001", "EURUSD", "0.3", "q-3", **below)
+    assert refused.retcode == retcodes.LIMIT_POSITIONS, refused.message
+    assert "'two-positions'" in refused.message and "3 positions" in refused.message
+
+    await engine.risk.delete("two-positions")
+    await engine.risk.create(
+        limit("max_position_size", "0.5", scope="symbol", symbol="EURUSD"), limit_id="eur-size"
+    )
+    too_big = await send(engine, "account-001", "EURUSD", "0.3", "q-4", **below)
+    assert too_big.retcode == retcodes.LIMIT_VOLUME and "0.6 lots" in too_big.message
+
+    assert (await engine.manager.get("account-001").cancel_order(first.order.ticket)).ok  # type: ignore[union-attr]
+    assert (await send(engine, "account-001", "EURUSD", "0.3", "q-5", **below)).ok
 
 
 async def test_daily_loss_blocks_new_orders_until_the_next_utc_day(
