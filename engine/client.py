@@ -310,14 +310,13 @@ class LocalEngineClient:
         resolution: portfolio.Resolution | None = None,
     ) -> list[EquityPoint]:
         self._engine.worker(account_id)  # an unknown account is NotFound, as remotely
-        points, _ = await self._engine.store.equity.query(
-            accounts=[account_id],
+        return await portfolio.equity_history(
+            self._engine,
+            [account_id],
             since=since,
             resolution=None if resolution is None else portfolio.RESOLUTIONS[resolution],
-            descending=True,
             limit=EQUITY_POINTS,
         )
-        return points[::-1]
 
     async def performance(
         self, account_id: str, since: datetime | None, resolution: portfolio.Resolution

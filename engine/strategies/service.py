@@ -60,7 +60,7 @@ class StrategyService:
                 log.warning("strategy %s is stored but not run: %s", definition.id, problem)
         # Deployed parameters the strategy's kind no longer takes (the file changed
         # it) are set aside, so the strategy runs on its own.
-        kinds = {d.id: d.kind for d in self._all(deployed=False)}
+        kinds = {d.id: d.kind for d in self._all()}
         for strategy_id, params in list(self._deployed.items()):
             kind = kinds.get(strategy_id)
             try:
@@ -164,7 +164,7 @@ class StrategyService:
 
     # --- internals -----------------------------------------------------------------
 
-    def _all(self, *, deployed: bool = True) -> Iterator[StrategyDefinition]:
+    def _all(self) -> Iterator[StrategyDefinition]:
         settings = self._settings
         for account in settings.accounts:
             for index, config in enumerate(account.strategies):
@@ -176,9 +176,7 @@ class StrategyService:
                     id=strategy_id,
                     account_id=account.id,
                     kind=config.kind,
-                    params=self._deployed.get(strategy_id, config.params)
-                    if deployed
-                    else config.params,
+                    params=self._deployed.get(strategy_id, config.params),
                     symbols=settings.strategy_symbols(account, config),
                     timeframe=settings.strategy_timeframe(config),
                     risk=config.risk,

@@ -21,14 +21,13 @@ from tui.screens.worker_detail import WorkerDetailScreen
 async def closes(
     engine: Engine, since: datetime | None, resolution: str | None
 ) -> list[EquityPoint]:
-    points, _ = await engine.store.equity.query(
-        accounts=["account-001"],
+    return await portfolio.equity_history(
+        engine,
+        ["account-001"],
         since=since,
         resolution=None if resolution is None else portfolio.RESOLUTIONS[resolution],
-        descending=True,
         limit=500,
     )
-    return points[::-1]
 
 
 def label(screen: WorkerDetailScreen) -> str:
