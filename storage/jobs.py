@@ -111,10 +111,15 @@ class JobStore:
         )
         return [_job(r) for r in rows], 0 if total is None else int(total[0])
 
-    async def counts(self) -> dict[tuple[str, str], int]:
-        """How many jobs are in each (state, priority)."""
+    async def counts(self, accounts: Collection[str] | None = None) -> dict[tuple[str, str], int]:
+        """How many jobs are in each (state, priority); of `accounts` only when given."""
+        where, params = "", ()
+        if accounts is not None:
+            where = f"WHERE account_id IN ({', '.join('?' for _ in accounts)})"
+            params = tuple(accounts)
         rows = await self._db.fetchall(
-            "SELECT state, priority, COUNT(*) AS n FROM jobs GROUP BY state, priority"
+            f"SELECT state, priority, COUNT(*) AS n FROM jobs {where} GROUP BY state, priority",
+            params,
         )
         return {(r["state"], r["priority"]): int(r["n"]) for r in rows}
 

@@ -17,7 +17,7 @@ import asyncio
 import logging
 import random
 import traceback
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -312,8 +312,9 @@ class JobService:
             (j for j in self._jobs.values() if j.state is JobState.RUNNING), key=lambda j: j.id
         )
 
-    async def stats(self) -> JobStats:
-        counts = await self._store.jobs.counts()
+    async def stats(self, accounts: Collection[str] | None = None) -> JobStats:
+        """The queue's counts; over the jobs of `accounts` only when given."""
+        counts = await self._store.jobs.counts(accounts)
         states = {state: 0 for state in JobState}
         queued = {priority: 0 for priority in JobPriority}
         for (state, priority), n in counts.items():

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel
 
 from engine.api.deps import get_engine, viewer
+from engine.api.routers.system import scoped_status
 from engine.api.schemas import error_responses
 from engine.engine import Engine
 from engine.models import AccountSnapshot, DailyReport, JobStats, SystemStatus
@@ -69,11 +70,13 @@ async def dashboard(
     latest = max((r.day for r in reports), default=None)
     return Dashboard(
         time=engine.clock.now(),
-        status=engine.status(),
+        status=scoped_status(engine, engine.status(), principal.accounts)
+        if principal.accounts is not None
+        else engine.status(),
         accounts=[a for a in engine.snapshot().accounts if principal.sees(a.account_id)],
         day=latest,
         reports=[r for r in reports if r.day == latest],
-        jobs=await engine.jobs.stats(),
+        jobs=await engine.jobs.stats(principal.accounts),
     )
 
 

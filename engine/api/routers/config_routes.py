@@ -229,6 +229,11 @@ def _visible_config(engine: Engine, principal: Principal) -> dict[str, Any]:
     data: dict[str, Any] = _redact(engine.settings.model_dump(mode="json"))
     if principal.accounts is not None:
         data["accounts"] = [a for a in data["accounts"] if principal.sees(a["id"])]
+        # Limits of other accounts name them; global and symbol limits name none.
+        risk = data.get("risk") or {}
+        risk["limits"] = [
+            limit for limit in risk.get("limits", []) if principal.sees(limit.get("account_id"))
+        ]
     return data
 
 

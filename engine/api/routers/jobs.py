@@ -146,7 +146,8 @@ async def enqueue(
 async def stats(
     engine: Engine = Depends(get_engine), principal: Principal = Depends(viewer)
 ) -> JobStats:
-    return await engine.jobs.stats()
+    """A key limited to some accounts counts the jobs of those accounts only."""
+    return await engine.jobs.stats(principal.accounts)
 
 
 @router.get("/handlers", response_model=list[HandlerInfo])

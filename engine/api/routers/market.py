@@ -9,7 +9,7 @@ from fastapi import APIRouter, Body, Depends, Query, Request
 from pydantic import BaseModel, Field
 
 from config.models import Timeframe
-from engine.api.deps import audited, get_engine, trader, viewer
+from engine.api.deps import audited, get_engine, require_all_accounts, trader, viewer
 from engine.api.schemas import Request as RequestBody
 from engine.api.schemas import Symbol, error_responses
 from engine.engine import Engine
@@ -62,6 +62,7 @@ async def invalidate_cache(
     principal: Principal = Depends(trader),
 ) -> Invalidated:
     """Drop cached bars and trades so the next reads go back to the source."""
+    require_all_accounts(principal, "invalidate the market-data cache every account shares")
     options = body or Invalidate()
     async with audited(request, principal, "cache.invalidate", options.symbol or "*"):
         dropped = engine.invalidate_cache(options.symbol, options.kind)

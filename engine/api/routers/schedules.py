@@ -43,8 +43,13 @@ class PutSchedule(RequestBody):
 async def list_schedules(
     engine: Engine = Depends(get_engine), principal: Principal = Depends(viewer)
 ) -> list[Schedule]:
-    """Every schedule with its next run time (None while disabled)."""
-    return engine.jobs.schedules.list()
+    """Every schedule with its next run time (None while disabled). A key limited
+    to some accounts sees the schedules on those accounts only: one without an
+    account runs over every account."""
+    schedules = engine.jobs.schedules.list()
+    if principal.accounts is None:
+        return schedules
+    return [s for s in schedules if s.args.get("account_id") in principal.accounts]
 
 
 @router.post(
