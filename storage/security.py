@@ -165,6 +165,10 @@ class SecurityStore:
         rows = await self._db.fetchall("SELECT * FROM api_keys ORDER BY created_at, id")
         return [_key(r) for r in rows]
 
+    async def key(self, key_id: str) -> KeyRow | None:
+        rows = await self._db.fetchall("SELECT * FROM api_keys WHERE id = ?", (key_id,))
+        return _key(rows[0]) if rows else None
+
     # --- refresh tokens ------------------------------------------------------
 
     def add_refresh(self, token: RefreshRow, *, used: str | None = None) -> asyncio.Future[None]:

@@ -5,6 +5,13 @@ JWT; scripts use API keys (`tdk_<id>_<secret>`, shown once, stored as a
 SHA-256 hash). Both resolve to a `Principal`. Keys and users are held in
 memory (they are few) so authenticating a request never touches the disk;
 every change is written through the store before it is acknowledged.
+
+The `keys` and `users` commands change the database while a server runs.
+So that a new key works on its first request, a key id the memory does not
+know is looked up in the store before it is refused. So that a revocation
+applies at once, every change also rewrites a small marker file beside the
+database (`<db>.security`); each authentication compares the marker's
+modification time (one `stat`) and reads keys and users again when it moved.
 """
 
 from __future__ import annotations
@@ -15,6 +22,7 @@ import contextvars
 import hashlib
 import hmac
 import logging
+import os
 import re
 import secrets
 from dataclasses import dataclass, replace
@@ -72,6 +80,8 @@ current_request: contextvars.ContextVar[RequestAudit | None] = contextvars.Conte
 class Security:
     def __init__(self, store: Store, settings: ServerSettings, secret: bytes, clock: Clock) -> None:
         self._store = store.security
+        self._marker = marker_path(store.db.path)
+        self._marker_seen = _stamp(self._marker)
         self.settings = settings
         self._secret = secret
         self._clock = clock
@@ -125,6 +135,22 @@ class Security:
     def _changed(self) -> None:
         self._generation += 1
         self._key_principals.clear()
+        self._touch_marker()
+
+    def _touch_marker(self) -> None:
+        """Tell every other process serving this database that keys or users
+        changed. The stamp is not taken as seen here: another process may have
+        written within the same clock tick, so the next request reads again."""
+        try:
+            self._marker.write_text(secrets.token_hex(8))
+        except OSError as error:
+            log.warning("cannot write the security marker %s: %s", self._marker, error)
+
+    async def _reload_if_marked(self) -> None:
+        stamp = _stamp(self._marker)
+        if stamp != self._marker_seen:
+            self._marker_seen = stamp
+            await self.reload()
 
     def _reload_if_stale(self) -> None:
         """Start a background reload when the cache is older than RELOAD_SECONDS."""
@@ -159,21 +185,27 @@ class Security:
     async def authenticate(self, token: str) -> Principal | None:
         """The caller behind an API key or a JWT access token; None if invalid,
         expired or revoked."""
+        await self._reload_if_marked()
         self._reload_if_stale()
         if token.startswith(KEY_PREFIX):
             principal = self._key_principals.get(token)
             if principal is None:
-                principal = self._key_principal(token)
+                principal = await self._key_principal(token)
                 if principal is not None:
                     self._key_principals[token] = principal
             return principal
         return self._access_principal(token)
 
-    def _key_principal(self, key: str) -> Principal | None:
+    async def _key_principal(self, key: str) -> Principal | None:
         match = _KEY.match(key)
         if match is None:
             return None
         row = self._keys.get(match[1])
+        if row is None:
+            # Made by another process since the last reload: ask the store.
+            row = await self._store.key(match[1])
+            if row is not None:
+                self._keys[row.id] = row
         if row is None or row.revoked_at is not None:
             return None
         if not hmac.compare_digest(_hash_key(key), row.key_hash):
@@ -304,6 +336,7 @@ class Security:
     async def login(self, username: str, password: str, client: str) -> TokenPair:
         """A token pair for a correct password. Failed attempts are counted per
         user name and per client address; past the limit, RateLimited."""
+        await self._reload_if_marked()
         limit = self.settings.rate_limits.login_attempts
         subjects = (f"user:{username}", f"ip:{client}")
         for subject in subjects:
@@ -484,6 +517,18 @@ class Security:
             )
             for row in rows
         ], total
+
+
+def marker_path(db_path: Path) -> Path:
+    """The file whose every rewrite says that keys or users changed."""
+    return db_path.with_name(db_path.name + ".security")
+
+
+def _stamp(path: Path) -> int | None:
+    try:
+        return os.stat(path).st_mtime_ns
+    except OSError:
+        return None
 
 
 def _actor(principal: Principal | None) -> tuple[str, str]:

@@ -43,7 +43,7 @@ async def test_reloading_keys_forgets_what_was_remembered(api: Api) -> None:
     client = api.client()
     client.headers["X-API-Key"] = key
     assert (await client.get("/api/v1/workers")).status_code == 200
-    # As the `keys revoke` command does from another process: the database only.
+    # Written to the database behind the service's back (no marker rewritten).
     row = next(r for r in await api.engine.store.security.keys() if r.id == key_id)
     await api.engine.store.security.save_key(replace(row, revoked_at=api.engine.clock.now()))
     assert (await client.get("/api/v1/workers")).status_code == 200  # not reloaded yet
