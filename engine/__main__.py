@@ -13,6 +13,7 @@ from pathlib import Path
 
 from config.loader import ConfigError, load_settings
 from engine.engine import Engine
+from storage.errors import StorageError
 
 
 async def run(config: Path | None, db: Path) -> int:
@@ -21,7 +22,11 @@ async def run(config: Path | None, db: Path) -> int:
     except ConfigError as error:
         print(error, file=sys.stderr)
         return 1
-    engine = await Engine.open(settings, db)
+    try:
+        engine = await Engine.open(settings, db)
+    except StorageError as error:
+        print(error, file=sys.stderr)
+        return 1
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -72,6 +72,7 @@ from engine.runtime import Runtime
 from engine.strategies.service import StrategyService
 from engine.workers.manager import WorkerManager
 from engine.workers.worker import QuoteHandler, Worker
+from storage.lock import StoreLock
 from storage.store import Store
 
 log = logging.getLogger("tradedeck.engine")
@@ -114,11 +115,21 @@ class Engine:
         self.simulator: MarketSimulator | None = None
         self.manager: WorkerManager | None = None
         self.bus.add_listener(self._track)
+        self._lock: StoreLock | None = None
 
     @classmethod
     async def open(cls, settings: Settings, db_path: Path, clock: Clock | None = None) -> Engine:
-        store = await Store.open(db_path, settings.storage)
-        return cls(settings, store, clock)
+        """Lock the store for this engine alone (a second engine on it is
+        refused), then open it read-write with its schema brought current."""
+        lock = StoreLock.acquire(db_path)
+        try:
+            store = await Store.open(db_path, settings.storage)
+        except BaseException:
+            lock.release()
+            raise
+        engine = cls(settings, store, clock)
+        engine._lock = lock
+        return engine
 
     # --- lifecycle -------------------------------------------------------------
 
@@ -185,8 +196,12 @@ class Engine:
         self._set_state(EngineState.STOPPED)
 
     async def close(self) -> None:
-        await self.stop()
-        await self.store.close()
+        try:
+            await self.stop()
+            await self.store.close()
+        finally:
+            if self._lock is not None:
+                self._lock.release()
 
     async def quiesce(self) -> None:
         """Wait until every write submitted so far is committed and published

@@ -259,31 +259,52 @@ async def _run_headless(settings: Settings, db_path: Path, console: Console) -> 
 async def _running_engine(
     settings: Settings, db_path: Path, console: Console, *, serve: bool
 ) -> AsyncIterator[Engine | None]:
-    """Open and start the engine (and the API); yield None after printing why not."""
+    """Open and start the engine (and the API); yield None after printing why not.
+
+    Everything that can refuse a start is checked before any worker starts:
+    the address can be bound and the TLS files load, the store is ours alone
+    (its lock), it opens read-write with its schema current, and an address
+    off loopback has credentials. A refusal is one sentence on stderr."""
+    from engine.api.service import ApiService, listen
     from engine.engine import Engine
     from engine.errors import EngineError
-    from storage.db import StorageError
+    from storage.errors import StorageError
 
+    def refuse(error: BaseException) -> None:
+        message = error.message if isinstance(error, EngineError) else str(error)
+        console.print(Text(message, style="bold red"), soft_wrap=True)
+
+    sock = None
+    if serve:
+        try:
+            sock = listen(settings.server)
+        except EngineError as error:
+            refuse(error)
+            yield None
+            return
     try:
         engine = await Engine.open(settings, db_path)
     except StorageError as error:
-        console.print(Text(str(error), style="bold red"))
+        if sock is not None:
+            sock.close()
+        refuse(error)
         yield None
         return
     api = None
     try:
-        await engine.start()
         if serve:
-            from engine.api.service import ApiService
-
-            api = ApiService(engine, settings.server, secret_path=secret_path(settings, db_path))
+            api = ApiService(
+                engine, settings.server, secret_path=secret_path(settings, db_path), sock=sock
+            )
             try:
-                await api.start()
+                await api.prepare()
             except (EngineError, OSError) as error:
-                console.print(Text(f"Cannot serve the API: {error}", style="bold red"))
-                api = None
+                refuse(error)
                 yield None
                 return
+        await engine.start()
+        if api is not None:
+            await api.start()
             console.print(
                 f"tradedeck API on {api.url}/api/v1 (docs at {api.url}/api/docs)", soft_wrap=True
             )
@@ -291,6 +312,8 @@ async def _running_engine(
     finally:
         if api is not None:
             await api.stop()
+        elif sock is not None:
+            sock.close()
         await engine.close()
 
 

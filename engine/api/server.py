@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 from collections.abc import Generator
 from typing import Any
 
@@ -32,7 +33,9 @@ class ApiServer(uvicorn.Server):
 class ServerHandle:
     """Start the API as a task of the current loop; stop it gracefully."""
 
-    def __init__(self, app: Any, host: str, port: int, **options: Any) -> None:
+    def __init__(
+        self, app: Any, host: str, port: int, *, sock: socket.socket | None = None, **options: Any
+    ) -> None:
         config = uvicorn.Config(
             app,
             host=host,
@@ -45,11 +48,15 @@ class ServerHandle:
             **{"ws_per_message_deflate": False, **options},
         )
         self.server = ApiServer(config)
+        # A socket bound before the engine started (see `engine.api.service.listen`).
+        self._sockets = None if sock is None else [sock]
         self._task: asyncio.Task[None] | None = None
         self._bound: int | None = None
 
     async def start(self) -> None:
-        self._task = asyncio.create_task(self.server.serve(), name="api:uvicorn")
+        self._task = asyncio.create_task(
+            self.server.serve(sockets=self._sockets), name="api:uvicorn"
+        )
         while not self.server.started:
             if self._task.done():
                 self._task.result()  # raises the bind error
