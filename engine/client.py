@@ -311,7 +311,7 @@ class LocalEngineClient:
     ) -> list[EquityPoint]:
         self._engine.worker(account_id)  # an unknown account is NotFound, as remotely
         return await portfolio.equity_history(
-            self._engine,
+            self._engine.portfolio_sources,
             [account_id],
             since=since,
             resolution=None if resolution is None else portfolio.RESOLUTIONS[resolution],
@@ -323,7 +323,7 @@ class LocalEngineClient:
     ) -> PerformanceMetrics:
         self._engine.worker(account_id)  # an unknown account is NotFound, as remotely
         return await portfolio.performance(
-            self._engine,
+            self._engine.portfolio_sources,
             accounts=[account_id],
             since=since,
             resolution=portfolio.RESOLUTIONS[resolution],

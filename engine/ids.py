@@ -15,3 +15,7 @@ class IdSequence:
     @property
     def last(self) -> int:
         return self._last
+
+    def advance_to(self, last: int) -> None:
+        """Continue after `last` (the highest id stored), never going back."""
+        self._last = max(self._last, last)

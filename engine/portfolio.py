@@ -10,17 +10,20 @@ from __future__ import annotations
 
 import bisect
 from collections import defaultdict
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from itertools import accumulate
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
-from config.models import Timeframe
+from config.models import Settings, Timeframe
 from engine.analytics.performance import Conventions, compute_performance
+from engine.clock import Clock
 from engine.errors import InvalidRequest, WorkerNotFound
 from engine.models import (
     AccountSnapshot,
+    Bar,
     DealEntry,
     EquityPoint,
     Fill,
@@ -28,11 +31,28 @@ from engine.models import (
     PerformanceReport,
     Portfolio,
     PortfolioTotal,
+    Position,
+    StrategyInfo,
     StrategyPnl,
 )
+from storage.equity import EquityStore
+from storage.ledger import LedgerStore
 
-if TYPE_CHECKING:
-    from engine.engine import Engine
+
+@dataclass(frozen=True, slots=True)
+class PortfolioSources:
+    """What the read side is computed from; the kernel fills it in."""
+
+    settings: Settings
+    clock: Clock
+    ledger: LedgerStore
+    equity: EquityStore
+    accounts: Callable[[], list[AccountSnapshot]]
+    positions: Callable[[], list[Position]]
+    strategies: Callable[[], list[StrategyInfo]]
+    strategy: Callable[[str], StrategyInfo]
+    history: Callable[[str, Timeframe, int, datetime], list[Bar]]
+
 
 # The resolutions the API and the panel offer, by label.
 Resolution = Literal["1m", "5m", "15m", "1h", "4h", "1d"]
@@ -54,20 +74,20 @@ _HUNDRED = Decimal(100)
 _CENT = Decimal("0.01")
 
 
-async def summary(engine: Engine, accounts: Collection[str] | None = None) -> Portfolio:
+async def summary(sources: PortfolioSources, accounts: Collection[str] | None = None) -> Portfolio:
     """Every account of `accounts` (None: all) as the engine holds it now,
     their total, and each of their strategies' P&L."""
-    shown = [a for a in engine.snapshot().accounts if accounts is None or a.account_id in accounts]
+    shown = [a for a in sources.accounts() if accounts is None or a.account_id in accounts]
     return Portfolio(
-        time=engine.clock.now(),
+        time=sources.clock.now(),
         accounts=shown,
         total=total(shown),
-        strategies=await strategy_pnl(engine, accounts),
+        strategies=await strategy_pnl(sources, accounts),
     )
 
 
 async def strategy_pnl(
-    engine: Engine,
+    sources: PortfolioSources,
     accounts: Collection[str] | None = None,
     *,
     strategy_id: str | None = None,
@@ -87,15 +107,15 @@ async def strategy_pnl(
             rows[key] = StrategyPnl(strategy_id=strategy, account_id=account_id)
         return rows[key]
 
-    for info in engine.strategies():
+    for info in sources.strategies():
         if _in_scope(info.account_id, accounts) and strategy_id in (None, info.id):
             row(info.account_id, info.id)
-    fills = await engine.store.ledger.fills_between(
+    fills = await sources.ledger.fills_between(
         accounts=accounts, strategy_id=strategy_id, since=since, until=until, limit=MAX_POINTS
     )
     for fill in fills:
         _add_fill(row(fill.account_id, fill.strategy_id), fill)
-    for position in engine.snapshot().positions:
+    for position in sources.positions():
         if _in_scope(position.account_id, accounts) and strategy_id in (None, position.strategy_id):
             target = row(position.account_id, position.strategy_id)
             target.open_positions += 1
@@ -104,7 +124,7 @@ async def strategy_pnl(
 
 
 async def equity_history(
-    engine: Engine,
+    sources: PortfolioSources,
     accounts: Collection[str] | None = None,
     *,
     since: datetime | None = None,
@@ -116,7 +136,7 @@ async def equity_history(
     [since, until], oldest first (as a chart draws them); with a `resolution`,
     each account's closes at it (`EquityStore.query` says which points)."""
     check_range(since, until)
-    points, _ = await engine.store.equity.query(
+    points, _ = await sources.equity.query(
         accounts=accounts,
         since=since,
         until=until,
@@ -150,7 +170,7 @@ def total(accounts: list[AccountSnapshot]) -> PortfolioTotal:
 
 
 async def equity_curve(
-    engine: Engine,
+    sources: PortfolioSources,
     accounts: Collection[str] | None,
     since: datetime | None,
     until: datetime | None,
@@ -160,7 +180,7 @@ async def equity_curve(
     and each period's close. An account not sampled at a time counts with its
     latest equity before it (its first, before its first sample), so a worker
     that stops or starts later does not make the total jump."""
-    points, count = await engine.store.equity.query(
+    points, count = await sources.equity.query(
         accounts=accounts, since=since, until=until, resolution=resolution, limit=MAX_POINTS
     )
     if count > MAX_POINTS:
@@ -190,7 +210,7 @@ def conventions_for(resolution: timedelta) -> Conventions:
 
 
 async def performance(
-    engine: Engine,
+    sources: PortfolioSources,
     *,
     accounts: Collection[str] | None,
     strategy_id: str | None = None,
@@ -205,26 +225,26 @@ async def performance(
     A strategy has no equity of its own: its curve is its account's starting
     balance plus its closed trades' P&L (net of commission): what it had made
     before `since`, then deal by deal."""
-    until = until or engine.clock.now()
+    until = until or sources.clock.now()
     check_range(since, until)
-    fills = await engine.store.ledger.closing_fills(
+    fills = await sources.ledger.closing_fills(
         accounts=accounts, strategy_id=strategy_id, since=since, until=until, limit=MAX_POINTS
     )
     trades = [_net(f) for f in fills]
     curve: list[tuple[datetime, float]]
     if strategy_id is not None:
-        curve = await _strategy_curve(engine, strategy_id, fills, trades, since, until)
+        curve = await _strategy_curve(sources, strategy_id, fills, trades, since, until)
     else:
-        summed = await equity_curve(engine, accounts, since, until, resolution)
+        summed = await equity_curve(sources, accounts, since, until, resolution)
         curve = [(t, float(v)) for t, v in summed]
-    bench = _benchmark(engine, benchmark, curve, resolution) if benchmark else None
+    bench = _benchmark(sources, benchmark, curve, resolution) if benchmark else None
     return compute_performance(
         curve, trades, benchmark=bench, conventions=conventions_for(resolution)
     )
 
 
 async def report(
-    engine: Engine,
+    sources: PortfolioSources,
     *,
     accounts: Collection[str] | None,
     strategy_id: str | None = None,
@@ -236,10 +256,10 @@ async def report(
     """`performance` with its scope, range and conventions, and each strategy's
     trades and P&L over the same range (a strategy's scope is its account)."""
     if strategy_id is not None:
-        accounts = [engine.strategy(strategy_id).account_id]
-    until = until or engine.clock.now()
+        accounts = [sources.strategy(strategy_id).account_id]
+    until = until or sources.clock.now()
     metrics = await performance(
-        engine,
+        sources,
         accounts=accounts,
         strategy_id=strategy_id,
         since=since,
@@ -249,7 +269,7 @@ async def report(
     )
     conventions = conventions_for(resolution)
     return PerformanceReport(
-        accounts=sorted(a.id for a in engine.settings.accounts if _in_scope(a.id, accounts)),
+        accounts=sorted(a.id for a in sources.settings.accounts if _in_scope(a.id, accounts)),
         strategy_id=strategy_id,
         since=since,
         until=until,
@@ -259,18 +279,18 @@ async def report(
         risk_free_rate=conventions.risk_free_rate,
         metrics=metrics,
         strategies=await strategy_pnl(
-            engine, accounts, strategy_id=strategy_id, since=since, until=until
+            sources, accounts, strategy_id=strategy_id, since=since, until=until
         ),
     )
 
 
-def check_scope(engine: Engine, account: str | None, strategy_id: str | None) -> None:
+def check_scope(sources: PortfolioSources, account: str | None, strategy_id: str | None) -> None:
     """WorkerNotFound for an account the configuration lacks, StrategyNotFound
     for a strategy no worker has."""
-    if account is not None and engine.settings.account(account) is None:
+    if account is not None and sources.settings.account(account) is None:
         raise WorkerNotFound(account)
     if strategy_id is not None:
-        engine.strategy(strategy_id)
+        sources.strategy(strategy_id)
 
 
 def check_range(since: datetime | None, until: datetime | None) -> None:
@@ -279,18 +299,18 @@ def check_range(since: datetime | None, until: datetime | None) -> None:
 
 
 async def _strategy_curve(
-    engine: Engine,
+    sources: PortfolioSources,
     strategy_id: str,
     fills: Sequence[Fill],
     trades: Sequence[float],
     since: datetime | None,
     until: datetime,
 ) -> list[tuple[datetime, float]]:
-    info = engine.strategy(strategy_id)
-    account = engine.settings.account(info.account_id)
+    info = sources.strategy(strategy_id)
+    account = sources.settings.account(info.account_id)
     base = float(account.starting_balance) if account is not None else 0.0
     if since is not None:
-        earlier = await engine.store.ledger.closing_fills(
+        earlier = await sources.ledger.closing_fills(
             strategy_id=strategy_id, until=since - timedelta(microseconds=1), limit=MAX_POINTS
         )
         base += sum(_net(f) for f in earlier)
@@ -327,12 +347,15 @@ def _add_fill(row: StrategyPnl, fill: Fill) -> None:
 
 
 def _benchmark(
-    engine: Engine, symbol: str, curve: list[tuple[datetime, float]], resolution: timedelta
+    sources: PortfolioSources,
+    symbol: str,
+    curve: list[tuple[datetime, float]],
+    resolution: timedelta,
 ) -> list[tuple[datetime, float]]:
     """The symbol's bar closes (at each bar's end) over the curve's range: buying
     it and holding. No bars are recorded, so they come from the market's history,
     in the finest timeframe up to `resolution` that covers the range."""
-    if symbol not in engine.settings.instruments:
+    if symbol not in sources.settings.instruments:
         raise InvalidRequest(f"There is no instrument {symbol!r} to compare with.", symbol=symbol)
     if len(curve) < 2:
         return []
@@ -350,5 +373,5 @@ def _benchmark(
     )
     length = timedelta(seconds=timeframe.seconds)
     count = min(_MAX_BENCHMARK_BARS, int((end - start) / length) + 2)
-    bars = engine.history(symbol, timeframe, count, end)
+    bars = sources.history(symbol, timeframe, count, end)
     return [(bar.time + length, bar.close) for bar in bars]

@@ -1,16 +1,38 @@
-"""What a running job sees: its own record, the engine, a way to report
-progress, and the checkpoint where a cancellation request takes effect."""
+"""What a running job sees: its own record, the few services handlers use
+(`JobServices`), a way to report progress, and the checkpoint where a
+cancellation request takes effect."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from datetime import datetime
 
+from config.models import Settings, Timeframe
+from engine.bus import EventBus
 from engine.clock import Clock
-from engine.models import Job
+from engine.models import AccountSnapshot, Bar, Job, StrategyInfo
+from engine.ports import AlertSink, LogSink, WorkerDirectory
+from engine.strategies.service import StrategyService
+from storage.store import Store
 
-if TYPE_CHECKING:
-    from engine.engine import Engine
+
+@dataclass(frozen=True, slots=True)
+class JobServices:
+    """The services the queue, its schedules and the handlers use; the kernel
+    fills it in."""
+
+    settings: Settings
+    clock: Clock
+    store: Store
+    bus: EventBus
+    alerts: AlertSink
+    log: LogSink
+    workers: WorkerDirectory
+    strategy_service: StrategyService  # deployed parameters are stored here
+    accounts: Callable[[], list[AccountSnapshot]]  # each account's newest snapshot
+    strategies: Callable[[], list[StrategyInfo]]
+    history: Callable[[str, Timeframe, int, datetime], list[Bar]]
 
 
 class JobCancelled(Exception):
@@ -26,9 +48,11 @@ ProgressReporter = Callable[[float, str], Awaitable[None]]
 
 
 class JobContext:
-    def __init__(self, job: Job, engine: Engine, clock: Clock, report: ProgressReporter) -> None:
+    def __init__(
+        self, job: Job, services: JobServices, clock: Clock, report: ProgressReporter
+    ) -> None:
         self.job = job
-        self.engine = engine
+        self.services = services
         self.clock = clock
         self._report = report
         self.cancel_requested = job.cancel_requested

@@ -5,15 +5,11 @@ on the market's history."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from pydantic import ValidationError
 
 from engine.errors import Conflict, InvalidRequest, NotFound
+from engine.jobs.context import JobServices
 from engine.models import ParamSet, StrategyEvent, StrategyInfo, WorkerState
-
-if TYPE_CHECKING:
-    from engine.engine import Engine
 
 _WARM_UP_BARS = 200
 
@@ -23,10 +19,12 @@ class ParamSetNotFound(NotFound):
         super().__init__(f"No model (parameter set) with id {set_id}.", model_id=set_id)
 
 
-async def deploy(engine: Engine, set_id: int, strategy_id: str | None = None) -> StrategyInfo:
+async def deploy(
+    services: JobServices, set_id: int, strategy_id: str | None = None
+) -> StrategyInfo:
     """Apply parameter set `set_id` to `strategy_id` (default: the strategy it
     was tuned for), which must be running; the strategy as it now is."""
-    param_set = await engine.store.param_sets.get(set_id)
+    param_set = await services.store.param_sets.get(set_id)
     if param_set is None:
         raise ParamSetNotFound(set_id)
     target = strategy_id or param_set.strategy_id
@@ -36,18 +34,18 @@ async def deploy(engine: Engine, set_id: int, strategy_id: str | None = None) ->
             "to deploy it to.",
             model_id=set_id,
         )
-    info = _apply(engine, param_set, target)
-    now = engine.clock.now()
-    await engine.store.param_sets.deployed(set_id, target, now)
+    info = _apply(services, param_set, target)
+    now = services.clock.now()
+    await services.store.param_sets.deployed(set_id, target, now)
     # Stored with the strategy too, so a restart runs it on these parameters.
-    await engine.strategy_service.set_params(target, info.params, set_id)
-    engine.bus.publish(StrategyEvent(time=now, strategy=info))
-    engine.log(f"model {set_id} deployed to strategy {target}: {param_set.params}")
+    await services.strategy_service.set_params(target, info.params, set_id)
+    services.bus.publish(StrategyEvent(time=now, strategy=info))
+    services.log(f"model {set_id} deployed to strategy {target}: {param_set.params}")
     return info
 
 
-def _apply(engine: Engine, param_set: ParamSet, strategy_id: str) -> StrategyInfo:
-    workers = engine.manager.workers.values() if engine.manager else ()
+def _apply(services: JobServices, param_set: ParamSet, strategy_id: str) -> StrategyInfo:
+    workers = services.workers.workers.values()
     for worker in workers:
         strategy = worker.strategies.get(strategy_id)
         if strategy is None:
@@ -68,9 +66,9 @@ def _apply(engine: Engine, param_set: ParamSet, strategy_id: str) -> StrategyInf
                 f"Model {param_set.id}'s parameters no longer fit {strategy.kind}: {error}",
                 model_id=param_set.id,
             ) from error
-        now = engine.clock.now()
+        now = services.clock.now()
         history = {
-            symbol: engine.history(symbol, strategy.timeframe, _WARM_UP_BARS, now)
+            symbol: services.history(symbol, strategy.timeframe, _WARM_UP_BARS, now)
             for symbol in strategy.symbols
         }
         strategy.reconfigure(params, history)

@@ -24,8 +24,9 @@ The last run time is stored, so a restart resumes the rule where it was
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
@@ -34,11 +35,9 @@ from apscheduler.triggers.interval import IntervalTrigger
 from engine.commit import after_commit
 from engine.errors import Conflict, InvalidRequest, NotFound
 from engine.jobs.clock_scheduler import ClockScheduler
+from engine.jobs.context import JobServices
+from engine.jobs.registry import HandlerRegistry
 from engine.models import Job, JobPriority, Schedule, ScheduleEvent, ScheduleKind
-
-if TYPE_CHECKING:
-    from engine.engine import Engine
-    from engine.jobs.service import JobService
 
 log = logging.getLogger("tradedeck.jobs")
 
@@ -50,15 +49,34 @@ class ScheduleNotFound(NotFound):
         super().__init__(f"No schedule named {name!r}.", name=name)
 
 
+class Queue(Protocol):
+    """`engine.jobs.service.JobService`: what a schedule's firing needs of the queue."""
+
+    registry: HandlerRegistry
+
+    async def enqueue(
+        self,
+        handler: str,
+        args: Mapping[str, Any] | None = None,
+        *,
+        priority: JobPriority | None = None,
+        max_retries: int | None = None,
+        timeout_seconds: float | None = None,
+        dedup_key: str | None = None,
+        run_at: datetime | None = None,
+        schedule: str | None = None,
+    ) -> tuple[Job, bool]: ...
+
+
 class ScheduleService:
     """`engine.jobs.schedules`: list, create or replace, delete, enable,
     disable, run now."""
 
-    def __init__(self, jobs: JobService, engine: Engine) -> None:
+    def __init__(self, jobs: Queue, services: JobServices) -> None:
         self._jobs = jobs
-        self._engine = engine
-        self._store = engine.store
-        self._clock = engine.clock
+        self._services = services
+        self._store = services.store
+        self._clock = services.clock
         self._schedules: dict[str, Schedule] = {}
         self._scheduler: ClockScheduler | None = None
 
@@ -148,7 +166,7 @@ class ScheduleService:
         future = self._store.schedules.delete(name)
         after_commit(
             future,
-            lambda: self._engine.bus.publish(
+            lambda: self._services.bus.publish(
                 ScheduleEvent(time=self._clock.now(), schedule=schedule, deleted=True)
             ),
         )
@@ -168,7 +186,7 @@ class ScheduleService:
     # --- internals -------------------------------------------------------------
 
     async def _seed(self) -> None:
-        for config in self._engine.settings.jobs.schedules:
+        for config in self._services.settings.jobs.schedules:
             try:
                 await self.put(
                     config.name,
@@ -267,7 +285,7 @@ class ScheduleService:
         return schedule.model_copy(update={"next_run_at": next_run})
 
     def _publish(self, schedule: Schedule) -> None:
-        self._engine.bus.publish(
+        self._services.bus.publish(
             ScheduleEvent(time=self._clock.now(), schedule=self._with_next(schedule))
         )
 

@@ -20,7 +20,7 @@ import traceback
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pydantic_core import to_jsonable_python
 
@@ -28,7 +28,13 @@ from config.models import JobSettings
 from engine.commit import after_commit
 from engine.errors import Conflict, NotFound
 from engine.ids import IdSequence
-from engine.jobs.context import JobCancelled, JobContext, PermanentFailure, ProgressReporter
+from engine.jobs.context import (
+    JobCancelled,
+    JobContext,
+    JobServices,
+    PermanentFailure,
+    ProgressReporter,
+)
 from engine.jobs.deploy import deploy
 from engine.jobs.queue import ReadyLanes, Timetable
 from engine.jobs.registry import HandlerRegistry
@@ -43,9 +49,6 @@ from engine.models import (
     Severity,
     StrategyInfo,
 )
-
-if TYPE_CHECKING:
-    from engine.engine import Engine
 
 log = logging.getLogger("tradedeck.jobs")
 
@@ -74,13 +77,13 @@ class JobService:
     the jobs screen `list()`, `dead()`, `schedules`; its actions are `retry()`,
     `cancel()`, `clear_dead()`, `deploy()` and `schedules.run_now/enable/disable`."""
 
-    def __init__(self, engine: Engine, registry: HandlerRegistry) -> None:
-        self._engine = engine
-        self._store = engine.store
-        self._bus = engine.bus
-        self._clock = engine.clock
+    def __init__(self, services: JobServices, registry: HandlerRegistry) -> None:
+        self._services = services
+        self._store = services.store
+        self._bus = services.bus
+        self._clock = services.clock
         self.registry = registry
-        self.schedules = ScheduleService(self, engine)
+        self.schedules = ScheduleService(self, services)
         self._ids = IdSequence()
         self._jobs: dict[int, Job] = {}  # active jobs only (to run, or running)
         self._dedup: dict[str, int] = {}
@@ -91,13 +94,13 @@ class JobService:
         self._tasks: set[asyncio.Task[None]] = set()
         self._timer: asyncio.Task[None] | None = None
         self._timer_at: datetime | None = None
-        self._random = random.Random(engine.settings.engine.seed)
+        self._random = random.Random(services.settings.engine.seed)
         self._started = False
 
     @property
     def config(self) -> JobSettings:
         """Read at each use: a configuration change applies to the next job."""
-        return self._engine.settings.jobs
+        return self._services.settings.jobs
 
     # --- lifecycle -------------------------------------------------------------
 
@@ -252,7 +255,7 @@ class JobService:
 
     async def deploy(self, model_id: int, strategy_id: str | None = None) -> StrategyInfo:
         """Apply a stored parameter set (a model) to a running strategy."""
-        return await deploy(self._engine, model_id, strategy_id)
+        return await deploy(self._services, model_id, strategy_id)
 
     async def clear_dead(self) -> int:
         """Delete every job in the dead-letter queue; how many there were."""
@@ -362,7 +365,7 @@ class JobService:
             progress=0.0,
             message="",
         )
-        context = JobContext(job, self._engine, self._clock, self._reporter(job.id))
+        context = JobContext(job, self._services, self._clock, self._reporter(job.id))
         self._running[job.id] = _Run(job.id, context)
         try:
             spec = self.registry.get(job.handler)
@@ -410,7 +413,7 @@ class JobService:
         job = self._jobs[job_id]
         if permanent or job.attempts > job.max_retries:
             self._end(job_id, JobState.DEAD, error=error, traceback=trace)
-            self._engine.alerts.raise_alert(
+            self._services.alerts.raise_alert(
                 "job_dead",
                 Severity.HIGH,
                 f"Job {job_id} ({job.handler}) failed {job.attempts} time(s) and is in the "

@@ -8,27 +8,43 @@ price moved, the market closed in between); sending says so in its result.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
-from typing import TYPE_CHECKING
 
+from config.models import Settings
 from engine.brokers.base import OrderRequest
-from engine.errors import Unavailable
-from engine.models import OrderCheck, OrderType, Side, WorkerState
-from engine.orders.gate import OrderContext
+from engine.clock import Clock
+from engine.models import OrderCheck, OrderType, Quote, Side, WorkerState
+from engine.orders.gate import OrderContext, OrderGate
+from engine.ports import WorkerDirectory
 from engine.risk.book import Valuer
-
-if TYPE_CHECKING:
-    from engine.engine import Engine
 
 _CENT = Decimal("0.01")
 
 
-def preview_order(engine: Engine, request: OrderRequest) -> OrderCheck:
+class OrderPreview:
+    def __init__(
+        self,
+        settings: Settings,
+        workers: WorkerDirectory,
+        quote: Callable[[str], Quote | None],
+        gate: OrderGate,
+        clock: Clock,
+    ) -> None:
+        self.settings = settings
+        self.workers = workers
+        self.quote = quote
+        self.gate = gate
+        self.clock = clock
+
+    def check(self, request: OrderRequest) -> OrderCheck:
+        return preview_order(self, request)
+
+
+def preview_order(ports: OrderPreview, request: OrderRequest) -> OrderCheck:
     """What `request` would meet if sent now (see the module)."""
-    if engine.manager is None:
-        raise Unavailable("The engine has not started.")
-    worker = engine.manager.get(request.account_id)
-    quote = engine.quote(request.symbol)
+    worker = ports.workers.get(request.account_id)
+    quote = ports.quote(request.symbol)
     account = worker.account
     check = OrderCheck(
         account_id=request.account_id,
@@ -51,12 +67,12 @@ def preview_order(engine: Engine, request: OrderRequest) -> OrderCheck:
     check = check.model_copy(
         update={
             "free_margin": snapshot.free_margin,
-            "margin_required": margin_required(engine, request, snapshot.leverage),
+            "margin_required": margin_required(ports, request, snapshot.leverage),
         }
     )
-    instrument = engine.settings.instruments.get(request.symbol)
-    context = OrderContext(request, broker, instrument, engine.clock.now(), dry_run=True)
-    rejection = engine.gate.check(context)
+    instrument = ports.settings.instruments.get(request.symbol)
+    context = OrderContext(request, broker, instrument, ports.clock.now(), dry_run=True)
+    rejection = ports.gate.check(context)
     if rejection is not None:
         return check.model_copy(
             update={
@@ -68,18 +84,18 @@ def preview_order(engine: Engine, request: OrderRequest) -> OrderCheck:
     return check.model_copy(update={"passed": True, "message": "Passes the pre-trade checks."})
 
 
-def margin_required(engine: Engine, request: OrderRequest, leverage: int) -> Decimal | None:
+def margin_required(ports: OrderPreview, request: OrderRequest, leverage: int) -> Decimal | None:
     """The margin the order's whole volume needs in the account currency
     (volume x contract size x entry price / leverage); zero for a close, None
     when it cannot be priced (no quote, no price, no conversion pair)."""
     if request.position_ticket is not None:
         return Decimal(0)
-    instrument = engine.settings.instruments.get(request.symbol)
-    account = engine.settings.account(request.account_id)
+    instrument = ports.settings.instruments.get(request.symbol)
+    account = ports.settings.account(request.account_id)
     if instrument is None or account is None or leverage <= 0:
         return None
     if request.type is OrderType.MARKET:
-        quote = engine.quote(request.symbol)
+        quote = ports.quote(request.symbol)
         if quote is None:
             return None
         entry = quote.ask if request.side is Side.BUY else quote.bid
@@ -88,7 +104,7 @@ def margin_required(engine: Engine, request: OrderRequest, leverage: int) -> Dec
         if entry_price is None:
             return None
         entry = entry_price
-    valuer = Valuer(lambda: engine.settings.instruments, engine.quote)
+    valuer = Valuer(lambda: ports.settings.instruments, ports.quote)
     rate = valuer.rate(instrument.profit_currency, account.currency)
     if rate is None:
         return None

@@ -7,20 +7,18 @@ ledger), and the same `client_order_id` twice gives back the first order.
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import TYPE_CHECKING
 
 from engine.brokers.base import OrderRequest, TradeResult
-from engine.errors import Conflict, NotFound, Unavailable
+from engine.errors import Conflict, NotFound
 from engine.models import Order, WorkerState
-
-if TYPE_CHECKING:
-    from engine.engine import Engine
-    from engine.workers.worker import Worker
+from engine.ports import LogSink, WorkerDirectory
+from engine.workers.worker import Worker
 
 
 class OrderService:
-    def __init__(self, engine: Engine) -> None:
-        self._engine = engine
+    def __init__(self, workers: WorkerDirectory, log: LogSink) -> None:
+        self._directory = workers
+        self._write_log = log
 
     async def place(self, request: OrderRequest) -> TradeResult:
         """Send a new order; the result once its outcome is committed."""
@@ -91,9 +89,7 @@ class OrderService:
     # --- helpers -----------------------------------------------------------------
 
     def _worker(self, account_id: str) -> Worker:
-        if self._engine.manager is None:
-            raise Unavailable("The engine has not started.")
-        worker = self._engine.manager.get(account_id)  # WorkerNotFound for an unknown id
+        worker = self._directory.get(account_id)  # WorkerNotFound for an unknown id
         if worker.broker is None or worker.state is not WorkerState.RUNNING:
             raise Conflict(f"Worker {account_id} is not running: start it to trade.")
         return worker
@@ -101,11 +97,9 @@ class OrderService:
     def _workers(self, account_id: str | None) -> list[Worker]:
         if account_id is not None:
             return [self._worker(account_id)]
-        if self._engine.manager is None:
-            raise Unavailable("The engine has not started.")
         return [
             w
-            for w in self._engine.manager.workers.values()
+            for w in self._directory.workers.values()
             if w.broker is not None and w.state is WorkerState.RUNNING
         ]
 
@@ -132,4 +126,4 @@ class OrderService:
             # Each distinct refusal once, so the trader sees why without a log line per order.
             why = dict.fromkeys(f"[{r.retcode}] {r.message}" for r in failed)
             message += ": " + "; ".join(why)
-        self._engine.log(message, level="warning" if failed else "info", account_id=account_id)
+        self._write_log(message, level="warning" if failed else "info", account_id=account_id)

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable
-from typing import TYPE_CHECKING
 
 from config.models import SystemMode
 from engine.brokers import retcodes
@@ -24,9 +23,7 @@ from engine.brokers.base import TradeResult
 from engine.errors import Conflict, EngineError
 from engine.models import KillSwitchEvent, KillSwitchState, OrderSource, Severity, SystemEvent
 from engine.orders.gate import OrderContext, Rejection
-
-if TYPE_CHECKING:
-    from engine.engine import Engine
+from engine.risk.ports import KillSwitchPorts
 
 KILL_SWITCH_CHECK = "kill_switch"
 KILL_SWITCH_RANK = 0
@@ -35,11 +32,11 @@ _DEDUP_KEY = "kill_switch"
 
 
 class KillSwitch:
-    def __init__(self, engine: Engine) -> None:
-        self._engine = engine
+    def __init__(self, ports: KillSwitchPorts) -> None:
+        self._ports = ports
         self._lock = asyncio.Lock()
         self.state = KillSwitchState()
-        engine.gate.add(KILL_SWITCH_CHECK, self.check, rank=KILL_SWITCH_RANK)
+        ports.gate.add(KILL_SWITCH_CHECK, self.check, rank=KILL_SWITCH_RANK)
 
     @property
     def engaged(self) -> bool:
@@ -47,9 +44,9 @@ class KillSwitch:
 
     async def load(self) -> None:
         """Restore the stored state; halted before any worker can send an order."""
-        self.state = await self._engine.store.risk.kill_switch()
+        self.state = await self._ports.store.kill_switch()
         if self.state.engaged:
-            self._engine.settings.engine.mode = SystemMode.HALTED
+            self._ports.settings.engine.mode = SystemMode.HALTED
 
     def check(self, context: OrderContext) -> Rejection | None:
         state = self.state
@@ -70,9 +67,9 @@ class KillSwitch:
     ) -> KillSwitchState:
         """Halt trading (see the module). Engaging it again runs the cancels
         again, and the flatten if asked this time; the first time and mode stay."""
-        engine = self._engine
+        ports = self._ports
         async with self._lock:
-            now = engine.clock.now()
+            now = ports.clock.now()
             state = self.state
             if not state.engaged:
                 state = KillSwitchState(
@@ -80,18 +77,18 @@ class KillSwitch:
                     engaged_at=now,
                     engaged_by=by or None,
                     reason=reason,
-                    mode_before=engine.settings.engine.mode,
+                    mode_before=ports.settings.engine.mode,
                 )
             self.state = state = state.model_copy(update={"flatten": state.flatten or flatten})
-            engine.settings.engine.mode = SystemMode.HALTED
-            await engine.store.risk.save_kill_switch(state, now)
+            ports.settings.engine.mode = SystemMode.HALTED
+            await ports.store.save_kill_switch(state, now)
             self._announce()
             why = f"kill switch{f' ({reason})' if reason else ''}"
-            paused = len(engine.pause_strategies())
-            cancelled = await self._count(engine.orders.cancel_all(None, reason=why), "cancel")
+            paused = len(ports.strategies.pause_strategies())
+            cancelled = await self._count(ports.orders.cancel_all(None, reason=why), "cancel")
             closed = 0
             if flatten:
-                closed = await self._count(engine.orders.flatten(None, reason=why), "flatten")
+                closed = await self._count(ports.orders.flatten(None, reason=why), "flatten")
             self.state = state = state.model_copy(
                 update={
                     "cancelled_orders": state.cancelled_orders + cancelled,
@@ -99,40 +96,40 @@ class KillSwitch:
                     "paused_strategies": state.paused_strategies + paused,
                 }
             )
-            await engine.store.risk.save_kill_switch(state, engine.clock.now())
+            await ports.store.save_kill_switch(state, ports.clock.now())
             summary = (
                 f"Kill switch engaged{f' by {by}' if by else ''}{f': {reason}' if reason else ''}. "
                 f"Trading is halted: {paused} strategies paused, {cancelled} pending orders "
                 f"cancelled, {closed} positions closed."
             )
-            engine.alerts.raise_alert(
+            ports.alerts.raise_alert(
                 ALERT_KIND,
                 Severity.CRITICAL,
                 summary,
                 dedup_key=_DEDUP_KEY,
                 data={"flatten": flatten, "by": by, "reason": reason},
             )
-            engine.log(summary, level="error")
+            ports.log(summary, level="error")
             self._announce()
             return state
 
     async def clear(self, *, by: str = "") -> KillSwitchState:
         """Let trading resume in the mode it had; strategies stay paused."""
-        engine = self._engine
+        ports = self._ports
         async with self._lock:
             state = self.state
             if not state.engaged:
                 raise Conflict("The kill switch is not engaged.")
-            now = engine.clock.now()
+            now = ports.clock.now()
             mode = state.mode_before or SystemMode.PAPER
             state = state.model_copy(
                 update={"engaged": False, "cleared_at": now, "cleared_by": by or None}
             )
-            await engine.store.risk.save_kill_switch(state, now)
+            await ports.store.save_kill_switch(state, now)
             self.state = state
-            engine.settings.engine.mode = mode
-            engine.alerts.resolve_key(_DEDUP_KEY)
-            engine.log(
+            ports.settings.engine.mode = mode
+            ports.alerts.resolve_key(_DEDUP_KEY)
+            ports.log(
                 f"kill switch cleared{f' by {by}' if by else ''}; mode {mode.value}; "
                 "strategies stay paused until resumed"
             )
@@ -140,10 +137,10 @@ class KillSwitch:
             return state
 
     def _announce(self) -> None:
-        engine = self._engine
-        now = engine.clock.now()
-        engine.bus.publish(KillSwitchEvent(time=now, state=self.state))
-        engine.bus.publish(SystemEvent(time=now, status=engine.status()))
+        ports = self._ports
+        now = ports.clock.now()
+        ports.bus.publish(KillSwitchEvent(time=now, state=self.state))
+        ports.bus.publish(SystemEvent(time=now, status=ports.status()))
 
     async def _count(self, action: Awaitable[list[TradeResult]], what: str) -> int:
         """How many of an action's results succeeded; a failure is logged, and the
@@ -151,6 +148,6 @@ class KillSwitch:
         try:
             results = await action
         except EngineError as error:
-            self._engine.log(f"kill switch: {what} failed: {error.message}", level="error")
+            self._ports.log(f"kill switch: {what} failed: {error.message}", level="error")
             return 0
         return sum(1 for result in results if result.ok)

@@ -18,7 +18,7 @@ import logging
 from collections.abc import Coroutine
 from datetime import date, datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -42,10 +42,8 @@ from engine.models import (
 from engine.orders.gate import OrderContext, Rejection
 from engine.risk.book import AccountBook, Holdings, Valuer
 from engine.risk.measure import EQUITY_KINDS, POSITION_KINDS, covers, describe, measure, unit
+from engine.risk.ports import RiskPorts
 from engine.risk.pretrade import breached, holdings_after, over_limit
-
-if TYPE_CHECKING:
-    from engine.engine import Engine
 
 log = logging.getLogger("tradedeck.risk")
 
@@ -73,11 +71,11 @@ class RiskLimitNotFound(NotFound):
 
 
 class RiskEngine:
-    def __init__(self, engine: Engine) -> None:
-        self._engine = engine
-        self._clock = engine.clock
-        self._store = engine.store
-        self._valuer = Valuer(lambda: engine.settings.instruments, engine.quote)
+    def __init__(self, ports: RiskPorts) -> None:
+        self._ports = ports
+        self._clock = ports.clock
+        self._store = ports.store
+        self._valuer = Valuer(lambda: ports.settings.instruments, ports.quote)
         self._limits: dict[str, RiskLimit] = {}
         self._levels: dict[str, RiskLevel] = {}
         self._books: dict[str, AccountBook] = {}
@@ -90,7 +88,7 @@ class RiskEngine:
         self._wide_pending = False
         self._tasks: set[asyncio.Task[None]] = set()
         self._listening = False
-        engine.gate.add(RISK_CHECK, self.check, rank=RISK_RANK)
+        ports.gate.add(RISK_CHECK, self.check, rank=RISK_RANK)
 
     # --- lifecycle ---------------------------------------------------------------
 
@@ -98,8 +96,8 @@ class RiskEngine:
         """Write the configuration's new limits, load every stored one and the
         books, then follow the bus. Runs after the ledgers load and before any
         worker starts."""
-        settings = self._engine.settings
-        known = await self._store.risk.known_ids()
+        settings = self._ports.settings
+        known = await self._store.known_ids()
         now = self._clock.now()
         seeds: list[RiskLimit] = []
         for config in settings.risk.limits:
@@ -114,14 +112,14 @@ class RiskEngine:
                 continue
             seeds.append(limit)
         if seeds:
-            await self._store.risk.save_limits(seeds)
-        self._limits = {limit.id: limit for limit in await self._store.risk.limits()}
-        stored = await self._store.risk.books()
+            await self._store.save_limits(seeds)
+        self._limits = {limit.id: limit for limit in await self._store.limits()}
+        stored = await self._store.books()
         currencies = {a.id: a.currency for a in settings.accounts}
         today = now.date()
         # The stored ledgers' equity opens the day (when no stored day does) and
         # may be a new peak.
-        for snapshot in self._engine.snapshot().accounts:
+        for snapshot in self._ports.accounts():
             book = AccountBook(snapshot.account_id, currencies.get(snapshot.account_id, "USD"))
             self._restore(book, stored.get(snapshot.account_id))
             if book.observe(snapshot.equity, today):
@@ -130,12 +128,12 @@ class RiskEngine:
         self._restore(self._total, stored.get(TOTAL))
         self._update_total(today)
         self._index()
-        self._engine.bus.add_listener(self._on_event)
+        self._ports.bus.add_listener(self._on_event)
         self._listening = True
 
     async def stop(self) -> None:
         if self._listening:
-            self._engine.bus.remove_listener(self._on_event)
+            self._ports.bus.remove_listener(self._on_event)
             self._listening = False
         for task in list(self._tasks):
             task.cancel()
@@ -158,7 +156,7 @@ class RiskEngine:
     async def create(self, fields: dict[str, Any], *, limit_id: str | None = None) -> RiskLimit:
         """A new limit from `fields` (RiskLimit's editable fields), stored, then
         judged at once. Without `limit_id` one is made from the kind and scope."""
-        if limit_id is not None and limit_id in await self._store.risk.known_ids():
+        if limit_id is not None and limit_id in await self._store.known_ids():
             raise Conflict(
                 f"A risk limit with id {limit_id!r} exists or existed; choose another id.",
                 limit_id=limit_id,
@@ -168,7 +166,7 @@ class RiskEngine:
             {**fields, "id": limit_id or await self._new_id(fields), "created_at": now},
             now,
         )
-        await self._store.risk.save_limits([limit])
+        await self._store.save_limits([limit])
         self._put(limit, "created")
         return limit
 
@@ -182,13 +180,13 @@ class RiskEngine:
                 [{"path": name, "loc": [name], "message": "cannot be changed"} for name in unknown],
             )
         limit = self._validated({**old.model_dump(), **changes}, self._clock.now())
-        await self._store.risk.save_limits([limit])
+        await self._store.save_limits([limit])
         self._put(limit, "changed")
         return limit
 
     async def delete(self, limit_id: str) -> RiskLimit:
         limit = self.get(limit_id)
-        await self._store.risk.delete_limit(limit)
+        await self._store.delete_limit(limit)
         del self._limits[limit_id]
         self._forget(limit)
         self._index()
@@ -199,9 +197,8 @@ class RiskEngine:
 
     def evaluate(self) -> RiskEvaluation:
         """Every enabled limit judged now, from the brokers' current state."""
-        manager = self._engine.manager
         today = self._clock.now().date()
-        for worker in manager.workers.values() if manager is not None else ():
+        for worker in self._ports.workers.workers.values():
             book = self._books.get(worker.account_id)
             if book is None or worker.broker is None or worker.state is not WorkerState.RUNNING:
                 continue
@@ -224,7 +221,7 @@ class RiskEngine:
             violations=[m for m in metrics if m.level is RiskLevel.BREACH],
             warnings=[m for m in metrics if m.level is RiskLevel.WARNING],
             books=[book.model() for book in books],
-            kill_switch=self._engine.kill_switch.state,
+            kill_switch=self._ports.kill_switch_state(),
         )
 
     def level(self, limit_id: str) -> RiskLevel:
@@ -244,7 +241,7 @@ class RiskEngine:
         book = self._books.get(account_id)
         if not limits or book is None:
             return None
-        config = self._engine.settings.account(account_id)
+        config = self._ports.settings.account(account_id)
         netting = config is not None and config.margin_mode is MarginMode.NETTING
         held: tuple[Holdings, Holdings] | None = None
         if netting or any(limit.kind in POSITION_KINDS for limit in limits):
@@ -350,12 +347,12 @@ class RiskEngine:
 
     def _moved(self, limit: RiskLimit, old: RiskLevel, new: RiskLevel, value: Decimal) -> None:
         shown = f"{value} {self._unit(limit)}"
-        engine = self._engine
+        ports = self._ports
         if old is RiskLevel.BREACH:
-            engine.alerts.resolve_key(f"risk:{limit.id}:breach")
+            ports.alerts.resolve_key(f"risk:{limit.id}:breach")
         if new is RiskLevel.OK:
-            engine.alerts.resolve_key(f"risk:{limit.id}:warning")
-            engine.log(f"risk limit {limit.id} ({describe(limit)}) clear at {shown}")
+            ports.alerts.resolve_key(f"risk:{limit.id}:warning")
+            ports.log(f"risk limit {limit.id} ({describe(limit)}) clear at {shown}")
             return
         if new is RiskLevel.WARNING:
             message = (
@@ -370,7 +367,7 @@ class RiskEngine:
                 f"{_ACTION_WORDS[limit.action]}."
             )
             severity, level = Severity.CRITICAL, "breach"
-        engine.alerts.raise_alert(
+        ports.alerts.raise_alert(
             ALERT_KIND,
             severity,
             message,
@@ -387,7 +384,7 @@ class RiskEngine:
                 "action": limit.action.value,
             },
         )
-        engine.log(message, level="warning" if new is RiskLevel.WARNING else "error")
+        ports.log(message, level="warning" if new is RiskLevel.WARNING else "error")
         if new is RiskLevel.BREACH:
             self._act(limit)
 
@@ -396,7 +393,7 @@ class RiskEngine:
         self._levels.pop(limit.id, None)
         self._inputs.pop(limit.id, None)
         for level in ("warning", "breach"):
-            self._engine.alerts.resolve_key(f"risk:{limit.id}:{level}")
+            self._ports.alerts.resolve_key(f"risk:{limit.id}:{level}")
 
     # --- actions -----------------------------------------------------------------
 
@@ -407,35 +404,37 @@ class RiskEngine:
             self._spawn(self._flatten(limit), f"flatten:{limit.id}")
 
     def _pause(self, limit: RiskLimit) -> None:
-        engine = self._engine
+        ports = self._ports
         try:
             if limit.scope is not RiskScope.SYMBOL:
-                paused = len(engine.pause_strategies(limit.account_id))
+                paused = len(ports.strategies.pause_strategies(limit.account_id))
             else:
                 definitions = [
                     d
-                    for d in engine.strategy_service.definitions(limit.account_id)
+                    for d in ports.definitions(limit.account_id)
                     if limit.symbol in d.symbols and not d.paused
                 ]
                 for definition in definitions:
-                    self._spawn(engine.pause_strategy(definition.id), f"pause:{definition.id}")
+                    self._spawn(
+                        ports.strategies.pause_strategy(definition.id), f"pause:{definition.id}"
+                    )
                 paused = len(definitions)
         except EngineError as error:
-            engine.log(f"risk limit {limit.id}: pausing failed: {error.message}", level="error")
+            ports.log(f"risk limit {limit.id}: pausing failed: {error.message}", level="error")
             return
-        engine.log(f"risk limit {limit.id}: {paused} strategies paused", level="warning")
+        ports.log(f"risk limit {limit.id}: {paused} strategies paused", level="warning")
 
     async def _flatten(self, limit: RiskLimit) -> None:
-        engine = self._engine
+        ports = self._ports
         try:
-            results = await engine.orders.flatten(
+            results = await ports.orders.flatten(
                 limit.account_id, reason=f"risk limit {limit.id} breached"
             )
         except EngineError as error:
-            engine.log(f"risk limit {limit.id}: flatten failed: {error.message}", level="error")
+            ports.log(f"risk limit {limit.id}: flatten failed: {error.message}", level="error")
             return
         closed = sum(1 for r in results if r.ok)
-        engine.log(
+        ports.log(
             f"risk limit {limit.id}: flatten closed {closed} of {len(results)} positions",
             level="warning",
             account_id=limit.account_id,
@@ -537,8 +536,8 @@ class RiskEngine:
 
     def _publish(self, limit: RiskLimit, what: str, *, deleted: bool = False) -> None:
         now = self._clock.now()
-        self._engine.bus.publish(RiskLimitEvent(time=now, limit=limit, deleted=deleted))
-        self._engine.log(f"risk limit {limit.id} ({describe(limit)}) {what}")
+        self._ports.bus.publish(RiskLimitEvent(time=now, limit=limit, deleted=deleted))
+        self._ports.log(f"risk limit {limit.id} ({describe(limit)}) {what}")
 
     def _validated(self, fields: dict[str, Any], now: datetime) -> RiskLimit:
         """A limit from `fields`, or ValidationFailed naming every bad field."""
@@ -558,8 +557,8 @@ class RiskEngine:
             {"path": name, "loc": [name], "message": message}
             for name, message in risk_limit_problems(
                 limit,
-                [a.id for a in self._engine.settings.accounts],
-                self._engine.settings.instruments,
+                [a.id for a in self._ports.settings.accounts],
+                self._ports.settings.instruments,
             )
         ]
         if issues:
@@ -567,7 +566,7 @@ class RiskEngine:
         return limit
 
     def _problems(self, limit: RiskLimit) -> list[str]:
-        settings = self._engine.settings
+        settings = self._ports.settings
         return [
             f"{name}: {message}"
             for name, message in risk_limit_problems(
@@ -584,7 +583,7 @@ class RiskEngine:
             )
             or "limit"
         )
-        known = await self._store.risk.known_ids()
+        known = await self._store.known_ids()
         candidate, n = base, 1
         while candidate in known:
             n += 1
@@ -612,7 +611,7 @@ class RiskEngine:
         if book is not None:
             currency = book.currency
         else:
-            accounts = self._engine.settings.accounts
+            accounts = self._ports.settings.accounts
             currency = accounts[0].currency if accounts else "USD"
         return unit(limit, currency)
 
@@ -624,7 +623,7 @@ class RiskEngine:
             done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
             done.set_result(None)
             return done
-        return self._store.risk.save_books(ready, self._clock.now())
+        return self._store.save_books(ready, self._clock.now())
 
     @staticmethod
     def _restore(book: AccountBook, stored: Any) -> None:

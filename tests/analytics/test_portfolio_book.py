@@ -79,7 +79,7 @@ async def test_strategy_pnl_matches_the_ledger_and_the_engine_methods(
     engine.mark(sample_equity=True)
     await engine.quiesce()
 
-    rows = await book.strategy_pnl(engine)
+    rows = await book.strategy_pnl(engine.portfolio_sources)
     fills = await engine.store.ledger.fills(limit=-1)
     assert {r.strategy_id for r in rows if r.strategy_id} == {s.id for s in engine.strategies()}
     for row in rows:

@@ -130,8 +130,8 @@ async def test_a_broker_failing_on_a_quote_crashes_only_its_worker(
     limit = market.ask - 100 * POINT
     for worker in (failing, neighbour):
         await send(worker, "EURUSD", Side.BUY, "0.1", type=OrderType.LIMIT, price=limit)
-    engine._detach(neighbour)  # the failing broker now comes first for EURUSD
-    engine._attach(neighbour)
+    engine.market.detach(neighbour)  # the failing broker now comes first for EURUSD
+    engine.market.attach(neighbour)
 
     def broken(quote: object) -> None:
         raise ZeroDivisionError("bad tick")

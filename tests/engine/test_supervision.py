@@ -52,8 +52,8 @@ async def test_a_failing_quote_handler_crashes_only_its_worker(
     # inject the fault where a real bug would be: a strategy's quote handling
     strategy = next(iter(worker.strategies.values()))
     monkeypatch.setattr(strategy, "on_quote", broken)
-    engine._detach(worker)
-    engine._attach(worker)
+    engine.market.detach(worker)
+    engine.market.attach(worker)
     for _ in range(20):
         await engine.clock.advance(0.25)
         engine.step_market()

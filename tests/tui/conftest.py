@@ -74,7 +74,6 @@ async def client(
     finally:
         await remote.close()
         await service.stop()
-        await service.security.close()
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ async def closes(
     engine: Engine, since: datetime | None, resolution: str | None
 ) -> list[EquityPoint]:
     return await portfolio.equity_history(
-        engine,
+        engine.portfolio_sources,
         ["account-001"],
         since=since,
         resolution=None if resolution is None else portfolio.RESOLUTIONS[resolution],
@@ -52,7 +52,7 @@ async def test_range_keys_rechart_equity_and_remeasure_performance(
         assert list(sparkline.data or []) == [float(p.equity) for p in day]
         assert f"{len(day)} 5m closes" in plain(screen.query_one("#equity-summary", Static))
         expected = await portfolio.performance(
-            engine, accounts=["account-001"], since=now - timedelta(days=1),
+            engine.portfolio_sources, accounts=["account-001"], since=now - timedelta(days=1),
             resolution=timedelta(minutes=15),
         )  # fmt: skip
         assert screen.performance == expected and expected.periods > 0
@@ -69,7 +69,7 @@ async def test_range_keys_rechart_equity_and_remeasure_performance(
         assert list(sparkline.data or []) == [float(p.equity) for p in hour]
         await until(pilot, lambda: "(1m returns)" in label(screen))
         assert screen.performance == await portfolio.performance(
-            engine, accounts=["account-001"], since=now - timedelta(hours=1),
+            engine.portfolio_sources, accounts=["account-001"], since=now - timedelta(hours=1),
             resolution=timedelta(minutes=1),
         )  # fmt: skip
 

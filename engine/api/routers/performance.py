@@ -58,7 +58,9 @@ def _scope(
         _invalid("benchmark", f"unknown symbol {benchmark!r}")
     if account is not None:
         check_account(principal, account)
-    book.check_scope(engine, account, strategy)  # unknown account or strategy: 404
+    book.check_scope(
+        engine.portfolio_sources, account, strategy
+    )  # unknown account or strategy: 404
     if strategy is not None and not principal.sees(engine.strategy(strategy).account_id):
         raise NotFound(f"There is no strategy {strategy}.")
     return Scope(
@@ -79,7 +81,7 @@ async def summary(
     Calmar, win rate, profit factor, average win/loss, expectancy, trades, and
     the benchmark's return, the excess over it, beta and alpha."""
     return await book.performance(
-        engine,
+        engine.portfolio_sources,
         accounts=scope.accounts,
         strategy_id=scope.strategy,
         since=scope.since,
@@ -97,7 +99,7 @@ async def metrics(
     resolution, periods per year, risk-free rate) and each strategy's trades,
     wins, losses and P&L in that scope and range."""
     return await book.report(
-        engine,
+        engine.portfolio_sources,
         accounts=scope.accounts,
         strategy_id=scope.strategy,
         since=scope.since,

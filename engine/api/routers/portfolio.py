@@ -41,8 +41,8 @@ async def portfolio(
     total (over those accounts only), and each of their strategies' P&L."""
     if account is not None:
         check_account(principal, account)
-        book.check_scope(engine, account, None)
-    summary = await book.summary(engine, account_scope(principal, account))
+        book.check_scope(engine.portfolio_sources, account, None)
+    summary = await book.summary(engine.portfolio_sources, account_scope(principal, account))
     if account is not None and not summary.accounts:
         raise WorkerNotFound(account)
     return summary
@@ -122,11 +122,11 @@ async def strategies(
         raise RequestValidationError(
             [{"loc": ("query", "to"), "msg": "`to` is before `from`", "type": "value_error"}]
         )
-    book.check_scope(engine, None, strategy)  # an unknown strategy: 404
+    book.check_scope(engine.portfolio_sources, None, strategy)  # an unknown strategy: 404
     if strategy is not None and not principal.sees(engine.strategy(strategy).account_id):
         raise NotFound(f"There is no strategy {strategy}.")
     return await book.strategy_pnl(
-        engine,
+        engine.portfolio_sources,
         account_scope(principal, account),
         strategy_id=strategy,
         since=since,

@@ -73,7 +73,7 @@ class OptimizeArgs(BaseModel):
 
 
 async def optimize_strategy(ctx: JobContext, args: OptimizeArgs) -> dict[str, Any]:
-    engine = ctx.engine
+    services = ctx.services
     target = _target(ctx, args)
     kind, symbol, timeframe = target.kind, target.symbols[0], target.timeframe
     if args.strategy_id is not None:
@@ -82,17 +82,17 @@ async def optimize_strategy(ctx: JobContext, args: OptimizeArgs) -> dict[str, An
         except ValueError as error:
             raise PermanentFailure(str(error)) from error
     candidates, skipped = _candidates(kind, target.params, args)
-    seed = engine.settings.engine.seed if args.seed is None else args.seed
+    seed = services.settings.engine.seed if args.seed is None else args.seed
     now = ctx.clock.now()
     start = args.start or datetime.combine(now.date(), time.min, tzinfo=UTC)
-    account = engine.settings.account(target.account_id) if target.account_id else None
-    risk = engine.settings.account_risk(account) if account else engine.settings.default_risk()
+    account = services.settings.account(target.account_id) if target.account_id else None
+    risk = services.settings.account_risk(account) if account else services.settings.default_risk()
     tried: list[tuple[dict[str, Any], dict[str, Any], float | None]] = []
     for index, params in enumerate(candidates):
         await ctx.progress(100 * index / len(candidates), f"backtest {index + 1}/{len(candidates)}")
         result = await run_backtest(
             BacktestSpec(kind, params, symbol, timeframe, start, args.hours, seed, risk),
-            engine.settings.instruments,
+            services.settings.instruments,
         )
         metrics = metrics_dict(
             compute_performance(result.equity, result.trade_pnls, conventions=INTRADAY)
@@ -118,7 +118,7 @@ async def optimize_strategy(ctx: JobContext, args: OptimizeArgs) -> dict[str, An
         )
         for index, (params, metrics, score) in enumerate(tried)
     ]
-    await engine.store.param_sets.replace_for_job(ctx.job.id, sets)
+    await services.store.param_sets.replace_for_job(ctx.job.id, sets)
     await ctx.progress(100, f"{len(sets)} parameter sets tried")
     best = sets[order[0]] if sets else None
     return {
@@ -134,12 +134,12 @@ async def optimize_strategy(ctx: JobContext, args: OptimizeArgs) -> dict[str, An
 def _target(ctx: JobContext, args: OptimizeArgs) -> StrategyInfo:
     """The strategy to tune: a configured one, or a stand-in for a kind."""
     if args.strategy_id is not None:
-        for strategy in ctx.engine.strategies():
+        for strategy in ctx.services.strategies():
             if strategy.id == args.strategy_id:
                 return strategy
         raise PermanentFailure(f"No strategy with id {args.strategy_id!r}.")
     assert args.kind is not None and args.symbol is not None
-    if args.symbol not in ctx.engine.settings.instruments:
+    if args.symbol not in ctx.services.settings.instruments:
         raise PermanentFailure(f"No instrument {args.symbol!r} is configured.")
     return StrategyInfo(
         id=f"search:{args.kind}",
@@ -147,7 +147,7 @@ def _target(ctx: JobContext, args: OptimizeArgs) -> StrategyInfo:
         kind=args.kind,
         params={},
         symbols=[args.symbol],
-        timeframe=args.timeframe or ctx.engine.settings.defaults.strategy.timeframe,
+        timeframe=args.timeframe or ctx.services.settings.defaults.strategy.timeframe,
     )
 
 

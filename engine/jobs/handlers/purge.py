@@ -21,7 +21,7 @@ class PurgeArgs(BaseModel):
 
 async def purge_history(ctx: JobContext, args: PurgeArgs) -> dict[str, Any]:
     cutoff = ctx.clock.now() - timedelta(days=args.days)
-    deleted = await ctx.engine.store.retention.purge(cutoff)
+    deleted = await ctx.services.store.retention.purge(cutoff)
     return {"before": cutoff.isoformat(), "deleted": deleted}
 
 

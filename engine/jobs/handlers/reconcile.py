@@ -20,8 +20,8 @@ class ReconcileArgs(BaseModel):
 
 
 async def reconcile_account(ctx: JobContext, args: ReconcileArgs) -> dict[str, Any]:
-    engine = ctx.engine
-    workers = engine.manager.workers if engine.manager else {}
+    services = ctx.services
+    workers = services.workers.workers
     if args.account_id is not None and args.account_id not in workers:
         raise PermanentFailure(f"No account named {args.account_id!r} is configured.")
     accounts = [args.account_id] if args.account_id else sorted(workers)
@@ -33,8 +33,8 @@ async def reconcile_account(ctx: JobContext, args: ReconcileArgs) -> dict[str, A
 
 
 async def _reconcile(ctx: JobContext, account_id: str) -> dict[str, Any]:
-    engine = ctx.engine
-    worker = engine.manager.workers[account_id]
+    services = ctx.services
+    worker = services.workers.workers[account_id]
     if worker.state is not WorkerState.RUNNING or worker.broker is None:
         return {"checked": False, "reason": "the worker is not running"}
     # A difference seen once may be a change the writer has not committed yet:
@@ -45,12 +45,12 @@ async def _reconcile(ctx: JobContext, account_id: str) -> dict[str, Any]:
     key = f"reconcile:{account_id}"
     if differences:
         summary = "; ".join(differences[:5])
-        engine.log(
+        services.log(
             f"reconciliation found {len(differences)} difference(s): {summary}",
             level="error",
             account_id=account_id,
         )
-        engine.alerts.raise_alert(
+        services.alerts.raise_alert(
             "reconcile",
             Severity.HIGH,
             f"{account_id}: the broker and the store disagree ({len(differences)}): {summary}",
@@ -59,19 +59,20 @@ async def _reconcile(ctx: JobContext, account_id: str) -> dict[str, Any]:
             data={"differences": differences},
         )
     else:
-        engine.alerts.resolve_key(key)
+        services.alerts.resolve_key(key)
     return {"checked": True, "differences": differences}
 
 
 async def _compare(ctx: JobContext, account_id: str) -> list[str]:
-    engine = ctx.engine
-    broker = engine.manager.workers[account_id].broker
+    services = ctx.services
+    broker = services.workers.workers[account_id].broker
     positions = {p.ticket: p for p in broker.positions()}
     orders = {o.ticket: o for o in broker.open_orders()}
-    await engine.store.db.writer.flush()
-    stored_positions = {p.ticket: p for p in await engine.store.ledger.positions(account_id)}
+    await services.store.db.writer.flush()
+    stored_positions = {p.ticket: p for p in await services.store.ledger.positions(account_id)}
     stored_orders = {
-        o.ticket: o for o in await engine.store.ledger.orders(account_id, open_only=True, limit=-1)
+        o.ticket: o
+        for o in await services.store.ledger.orders(account_id, open_only=True, limit=-1)
     }
     return [
         *_diff("position", positions, stored_positions, _position_key),

@@ -28,7 +28,7 @@ class ReportArgs(BaseModel):
 
 
 async def daily_report(ctx: JobContext, args: ReportArgs) -> dict[str, Any]:
-    engine = ctx.engine
+    services = ctx.services
     now = ctx.clock.now()
     day = args.day or now.date()
     start = datetime.combine(day, time.min, tzinfo=UTC)
@@ -36,17 +36,17 @@ async def daily_report(ctx: JobContext, args: ReportArgs) -> dict[str, Any]:
     curves: dict[str, list[tuple[datetime, Decimal]]] = {}
     reports: list[DailyReport] = []
     all_trades: list[float] = []
-    for account in engine.settings.accounts:
+    for account in services.settings.accounts:
         curve = await _curve(ctx, account.id, start, end)
         if not curve:
             continue
-        trades = await engine.store.reports.closing_deals(account.id, start, end)
+        trades = await services.store.reports.closing_deals(account.id, start, end)
         curves[account.id] = curve
         all_trades.extend(trades)
         reports.append(_report(day, account.id, curve, trades, now))
     if curves:
         reports.append(_report(day, TOTAL, _total(curves), all_trades, now))
-    await engine.store.reports.save(reports)
+    await services.store.reports.save(reports)
     return {
         "day": day.isoformat(),
         "reports": [r.model_dump(mode="json", exclude={"created_at"}) for r in reports],
@@ -57,7 +57,7 @@ async def _curve(
     ctx: JobContext, account_id: str, start: datetime, end: datetime
 ) -> list[tuple[datetime, Decimal]]:
     """The day's equity, opening with the last sample before it (the previous close)."""
-    equity = ctx.engine.store.equity
+    equity = ctx.services.store.equity
     before = await equity.history(account_id, until=start - timedelta(microseconds=1), limit=1)
     during = await equity.history(
         account_id, since=start, until=end - timedelta(microseconds=1), limit=1_000_000

@@ -20,9 +20,9 @@ class SnapshotArgs(BaseModel):
 
 
 async def equity_snapshot(ctx: JobContext, args: SnapshotArgs) -> dict[str, Any]:
-    engine = ctx.engine
+    services = ctx.services
     now = ctx.clock.now()
-    accounts = [a for a in engine.snapshot().accounts if args.account_id in (None, a.account_id)]
+    accounts = [a for a in services.accounts() if args.account_id in (None, a.account_id)]
     if args.account_id is not None and not accounts:
         raise ValueError(f"No account named {args.account_id!r} is configured.")
     points = [
@@ -31,7 +31,7 @@ async def equity_snapshot(ctx: JobContext, args: SnapshotArgs) -> dict[str, Any]
         )
         for a in accounts
     ]
-    await engine.store.equity.add(points)
+    await services.store.equity.add(points)
     return {
         "time": now.isoformat(),
         "accounts": {p.account_id: str(p.equity) for p in points},

@@ -150,7 +150,9 @@ async def test_an_mt5_worker_trades_and_the_ledger_matches_the_terminals_deals(
             assert priced_off(signal.reason, quote.bid) == [], signal.reason  # type: ignore[union-attr]
         # The terminal's ticks went to the MT5 account's strategies, none of the
         # simulator's: the engine routes it nothing.
-        assert all(worker not in engine._routes[s].strategy_owners for s in worker.account.symbols)
+        assert all(
+            worker not in engine.market._routes[s].strategy_owners for s in worker.account.symbols
+        )
     finally:
         terminal.close()
 
