@@ -27,12 +27,12 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from config.env import ENV_PREFIX, env_name, password_env_var
 from config.issues import ValidationReport
 from config.models import Settings
 from config.report import describe_counts
 from config.validation import field_path, path_under, pydantic_message, validate_settings
 
-ENV_PREFIX = "TRADEDECK_"
 ENV_NESTING = "__"
 DEMO_FILE = "demo.toml"
 
@@ -60,12 +60,6 @@ def check_file(path: Path | None, *, env: Mapping[str, str] | None = None) -> Va
     """Every parse and rule issue of `path` in one report (`tradedeck validate`);
     never raises for a bad or missing file. Probes mt5linux servers too."""
     return _load(path, env, probe_bridges=True)[1]
-
-
-def password_env_var(account_id: str) -> str:
-    """Where an mt5 account's password comes from: `account-001` ->
-    `TRADEDECK_MT5_PASSWORD_ACCOUNT_001`."""
-    return f"{ENV_PREFIX}MT5_PASSWORD_{_env_name(account_id)}"
 
 
 # --- the pipeline ----------------------------------------------------------------------
@@ -225,7 +219,7 @@ def _list_index(items: list[Any], key: str, at: list[str | int]) -> int:
             return int(key)
         raise _Unaddressable(field_path(*at), f"there is no item {key} in {field_path(*at)}")
     for index, item in enumerate(items):
-        if isinstance(item, dict) and _env_name(str(item.get("id", ""))) == key:
+        if isinstance(item, dict) and env_name(str(item.get("id", ""))) == key:
             return index
     raise _Unaddressable(field_path(*at), f"no item in {field_path(*at)} has the id {key}")
 
@@ -238,7 +232,3 @@ def _env_value(raw: str) -> Any:
         except json.JSONDecodeError:
             return raw  # pydantic then reports the field's type error with its path
     return raw
-
-
-def _env_name(identifier: str) -> str:
-    return re.sub(r"[^A-Z0-9]", "_", identifier.upper())

@@ -18,6 +18,7 @@ from typing import Protocol
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
+from config.env import password_env_var
 from config.issues import ValidationReport
 from config.models import (
     AccountConfig,
@@ -188,8 +189,6 @@ def _check_mt5(
                 field_path(*at, "password_file"), f"the password file {path} does not exist"
             )
     else:
-        from config.loader import password_env_var  # the loader imports this module
-
         variable = account.password_env or password_env_var(account.id)
         if not env.get(variable):
             report.error(

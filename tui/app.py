@@ -167,7 +167,7 @@ class TradeDeckApp(App[None]):
         if self.is_headless:
             # Under test: no animation, so every screenshot is the same.
             self.animation_level = "none"
-        self.push_screen(MainScreen())
+        self.push_screen(MainScreen(self))
         self.run_worker(self._feed(), name="engine-feed", group="feed")
         if self.clock_tick:
             self.set_interval(self.paint_interval, self.paint, name="paint")
@@ -311,7 +311,7 @@ class TradeDeckApp(App[None]):
 
     @on(OpenWorker)
     def _open_worker(self, message: OpenWorker) -> None:
-        self.push_screen(WorkerDetailScreen(message.account_id))
+        self.push_screen(WorkerDetailScreen(self, message.account_id))
 
     # --- trading commands ------------------------------------------------------
 
@@ -342,7 +342,9 @@ class TradeDeckApp(App[None]):
             if request is not None:
                 self.run_worker(self._place(request), group="commands")
 
-        self.push_screen(OrderTicketScreen(symbols, account_id=account_id, symbol=symbol), answered)
+        self.push_screen(
+            OrderTicketScreen(self, symbols, account_id=account_id, symbol=symbol), answered
+        )
 
     async def _place(self, request: OrderRequest) -> None:
         what = f"{request.account_id} {request.side} {fmt.volume(request.volume)} {request.symbol}"
@@ -492,16 +494,16 @@ class TradeDeckApp(App[None]):
             self.notify(f"Mode is now {status.mode.value}.")
 
     def action_risk(self) -> None:
-        self.push_screen(RiskScreen())
+        self.push_screen(RiskScreen(self))
 
     # --- jobs ------------------------------------------------------------------
 
     def action_jobs(self) -> None:
-        self.push_screen(JobsScreen())
+        self.push_screen(JobsScreen(self))
 
     @on(OpenJobs)
     def _open_jobs(self, message: OpenJobs) -> None:
-        self.push_screen(JobsScreen(message.job_id))
+        self.push_screen(JobsScreen(self, message.job_id))
 
     @on(JobCommand)
     def _job_command(self, message: JobCommand) -> None:

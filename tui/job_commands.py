@@ -3,17 +3,13 @@ outcome folded into the panel's state and said in a notification."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from tui import formatting as fmt
+from tui.host import PanelApp
 from tui.messages import JobCommand
 from tui.screens.jobs import JobsScreen
 
-if TYPE_CHECKING:
-    from tui.app import TradeDeckApp
 
-
-async def run_job_command(app: TradeDeckApp, command: JobCommand) -> None:
+async def run_job_command(app: PanelApp, command: JobCommand) -> None:
     """Carry out `command`; a refusal is a notification saying why (`app.attempt`)."""
     client, state, target = app.client, app.state, command.target
     if command.action in ("retry", "cancel"):

@@ -50,6 +50,7 @@ from engine.api.routers import (
 from engine.api.schemas import error_responses
 from engine.api.ws import Hub
 from engine.engine import Engine
+from engine.version import version
 
 log = logging.getLogger("tradedeck.api")
 
@@ -91,7 +92,7 @@ _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 def create_app(engine: Engine, security: Any) -> FastAPI:
     app = FastAPI(
         title="tradedeck",
-        version=_version(),
+        version=version(),
         openapi_url="/api/openapi.json",
         docs_url="/api/docs",
         redoc_url="/api/redoc",
@@ -165,12 +166,3 @@ class RequestIdMiddleware:
                 }
             )
             await send({"type": "http.response.body", "body": body})
-
-
-def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("tradedeck")
-    except PackageNotFoundError:
-        return "0.0.0"

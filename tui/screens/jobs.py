@@ -6,7 +6,7 @@ from which a parameter set is deployed. Opened with `J`, or `enter` on a job."""
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any
 
 from rich.console import Group, RenderableType
 from rich.table import Table
@@ -15,21 +15,19 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
-from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Label, ProgressBar, Static, TabbedContent, TabPane
 
 from engine.models import Job, JobState, ParamSet, Schedule
 from tui import formatting as fmt
+from tui.host import Panel
 from tui.messages import JobCommand
+from tui.screens.base import PanelScreen
 from tui.screens.confirm import ConfirmScreen
 from tui.state import PanelState, Region
 from tui.widgets.header import StatusHeader
 from tui.widgets.jobs import JobsTable, job_row, job_state
 from tui.widgets.keyed_table import Column, KeyedTable, Row
-
-if TYPE_CHECKING:
-    from tui.app import TradeDeckApp
 
 OPTIMIZE = "optimize_strategy"
 # The lists re-read from the engine at most this often while jobs keep changing.
@@ -171,7 +169,7 @@ class ModelsTable(KeyedTable):
         self.app.push_screen(ConfirmScreen(question, confirm_label="Deploy"), answered)
 
 
-class JobsScreen(Screen[None]):
+class JobsScreen(PanelScreen):
     BINDINGS = [
         Binding("escape", "app.pop_screen", "Back", id="jobs.back", tooltip="Back to the panes"),
         Binding(
@@ -194,15 +192,14 @@ class JobsScreen(Screen[None]):
         ),
     ]
 
-    def __init__(self, job_id: int | None = None) -> None:
-        super().__init__()
+    def __init__(self, panel: Panel, job_id: int | None = None) -> None:
+        super().__init__(panel)
         self.job_id = job_id
         # The job the detail shows and, for an optimisation that finished, its sets.
         self.detail: Job | None = None
         self.models: list[ParamSet] | None = None
         self.loaded = False
         self._reload_timer: Timer | None = None
-        self._ready = False
 
     def compose(self) -> ComposeResult:
         yield StatusHeader(id="header")
@@ -224,23 +221,17 @@ class JobsScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self._ready = True
-        self.paint(self._app.state, {Region.HEADER, Region.JOBS})
+        self.paint(self.panel.state, {Region.HEADER, Region.JOBS})
         self._show_detail(None)
         self.load()
 
     # --- painting --------------------------------------------------------------
 
-    @property
-    def live(self) -> bool:
-        """Whether the widgets are there to paint: a paint or a load finishing can
-        race the screen's closing (or the app's), which removes them first."""
-        return self._ready and not (self._closing or self._closed or self.app._exit)
-
     def paint(self, state: PanelState, dirty: set[Region]) -> None:
         if not self.live:
             return
         if Region.HEADER in dirty:
-            self.query_one(StatusHeader).show(state, self._app.client.description, self._app.link)
+            self.show_header(state)
         if Region.JOBS in dirty:
             self.query_one("#jobs-running", JobListTable).show(state.running_jobs)
             self.query_one(SchedulesTable).sync(schedule_rows(state))
@@ -270,7 +261,7 @@ class JobsScreen(Screen[None]):
     @work(exclusive=True, group="jobs-lists")
     async def load(self) -> None:
         """Read the listed tabs and the schedules from the engine."""
-        client, app = self._app.client, self._app
+        client, app = self.panel.client, self.panel
         lists = {}
         for tab, states in _LISTED.items():
             jobs = await app.attempt("Could not read the jobs", client.jobs(states))
@@ -292,7 +283,7 @@ class JobsScreen(Screen[None]):
     def _open_first(self, lists: dict[str, list[Job]]) -> None:
         """Start on the job asked for (in whichever tab holds it), else the
         first tab with something in it."""
-        state = self._app.state
+        state = self.panel.state
         wanted = self.job_id
         for tab in TABS:
             if tab == "scheduled":
@@ -319,7 +310,9 @@ class JobsScreen(Screen[None]):
 
     @work(exclusive=True, group="job-detail")
     async def _load_job(self, job_id: int) -> None:
-        job = await self._app.attempt(f"Could not read job {job_id}", self._app.client.job(job_id))
+        job = await self.panel.attempt(
+            f"Could not read job {job_id}", self.panel.client.job(job_id)
+        )
         if job is not None and self.live:
             self._show_detail(job)
 
@@ -357,8 +350,8 @@ class JobsScreen(Screen[None]):
 
     @work(exclusive=True, group="job-models")
     async def _load_models(self, job_id: int) -> None:
-        models = await self._app.attempt(
-            f"Could not read the results of job {job_id}", self._app.client.models(job_id)
+        models = await self.panel.attempt(
+            f"Could not read the results of job {job_id}", self.panel.client.models(job_id)
         )
         if models is not None and self.live and self.detail and self.detail.id == job_id:
             self.models = models
@@ -376,10 +369,6 @@ class JobsScreen(Screen[None]):
         """After a deploy: the table says where each set is deployed."""
         if self.detail is not None and self.models is not None:
             self._load_models(self.detail.id)
-
-    @property
-    def _app(self) -> TradeDeckApp:
-        return cast("TradeDeckApp", self.app)
 
 
 def schedule_rows(state: PanelState) -> list[Row]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, cast
 
 from textual import events, on
 from textual.app import ComposeResult
@@ -13,11 +12,11 @@ from textual.binding import Binding
 from textual.containers import Container
 from textual.geometry import Size
 from textual.reactive import reactive
-from textual.screen import Screen
 from textual.widgets import Footer, Tab, Tabs
 
 from engine.models import WorkerState
 from tui.messages import FleetAction, FleetCommand
+from tui.screens.base import PanelScreen
 from tui.screens.confirm import ConfirmScreen
 from tui.state import PanelState, Region
 from tui.widgets.alerts import AlertsTable, alert_rows
@@ -29,9 +28,6 @@ from tui.widgets.orders import OrdersTable, order_rows
 from tui.widgets.pane import Pane
 from tui.widgets.positions import PositionsTable, position_rows
 from tui.widgets.workers import WorkersTable, worker_rows
-
-if TYPE_CHECKING:
-    from tui.app import TradeDeckApp
 
 # From this terminal size up the panes tile in a grid; below it they are tabs.
 TILE_WIDTH = 160
@@ -72,7 +68,7 @@ def _pane_bindings() -> list[Binding]:
     ]
 
 
-class MainScreen(Screen[None]):
+class MainScreen(PanelScreen):
     BINDINGS = [
         Binding(
             "tab",
@@ -110,7 +106,6 @@ class MainScreen(Screen[None]):
     active_pane: reactive[str] = reactive(PANES[0].id, init=False)
 
     # Until its widgets exist the screen skips paints; it paints everything once ready.
-    _ready = False
 
     def compose(self) -> ComposeResult:
         yield StatusHeader(id="header")
@@ -131,7 +126,7 @@ class MainScreen(Screen[None]):
         self.watch_active_pane(self.active_pane)
         self.pane(self.active_pane).focus_table()
         self._ready = True
-        self.paint(self._app.state, set(Region))
+        self.paint(self.panel.state, set(Region))
 
     @property
     def tiled(self) -> bool:
@@ -143,10 +138,10 @@ class MainScreen(Screen[None]):
     def paint(self, state: PanelState, dirty: set[Region]) -> None:
         """Repaint the regions that changed since the last paint."""
         # A paint can race the app's shutdown, which removes the widgets first.
-        if not self._ready or self._closing or self._closed or self.app._exit:
+        if not self.live:
             return
         if Region.HEADER in dirty:
-            self.query_one(StatusHeader).show(state, self._app.client.description, self._app.link)
+            self.show_header(state)
         if Region.LOG in dirty:
             self.query_one(EventLine).show(state.last_log)
         for spec in PANES:
@@ -192,11 +187,11 @@ class MainScreen(Screen[None]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "fleet":
-            return f"workers.{parameters[0]}" in self._app.client.permissions or None
+            return f"workers.{parameters[0]}" in self.panel.client.permissions or None
         return True
 
     def action_fleet(self, action: FleetAction) -> None:
-        state = self._app.state
+        state = self.panel.state
         if action == "start_all":
             count = sum(1 for w in state.workers.values() if w.status is WorkerState.STOPPED)
             question = f"Start all {count} stopped workers?"
@@ -218,7 +213,7 @@ class MainScreen(Screen[None]):
         key = table.cursor_key
         if key is None:
             return None, None
-        state = self._app.state
+        state = self.panel.state
         if self.active_pane == "workers":
             return key, None
         if self.active_pane == "positions" and (position := state.positions.get(int(key))):
@@ -226,7 +221,3 @@ class MainScreen(Screen[None]):
         if self.active_pane == "orders" and (order := state.orders.get(int(key))):
             return order.account_id, order.symbol
         return None, None
-
-    @property
-    def _app(self) -> TradeDeckApp:
-        return cast("TradeDeckApp", self.app)

@@ -13,7 +13,7 @@ import asyncio
 import uuid
 from collections.abc import Mapping, Sequence
 from decimal import Decimal, InvalidOperation
-from typing import TYPE_CHECKING, cast
+from typing import cast
 
 from rich.text import Text
 from textual import on, work
@@ -26,9 +26,7 @@ from textual.widgets import Button, Input, Label, Select, Static
 from engine.brokers.base import OrderRequest
 from engine.models import OrderCheck, OrderType, Side
 from tui import formatting as fmt
-
-if TYPE_CHECKING:
-    from tui.app import TradeDeckApp
+from tui.host import Panel
 
 DEFAULT_VOLUME = "0.10"
 # How long the ticket waits after the last edit before asking for a verdict,
@@ -56,6 +54,7 @@ class OrderTicketScreen(ModalScreen[OrderRequest | None]):
 
     def __init__(
         self,
+        panel: Panel,
         symbols: Mapping[str, Sequence[str]],
         *,
         account_id: str | None = None,
@@ -64,6 +63,7 @@ class OrderTicketScreen(ModalScreen[OrderRequest | None]):
     ) -> None:
         """`symbols` lists each account the trader may use with its symbols."""
         super().__init__()
+        self.panel = panel
         self.symbols = {a: list(s) for a, s in symbols.items()}
         accounts = sorted(self.symbols)
         self._account = account_id if account_id in self.symbols else accounts[0]
@@ -134,7 +134,7 @@ class OrderTicketScreen(ModalScreen[OrderRequest | None]):
             field.cursor_blink = not self.app.is_headless
         self._sync_fields()
         self.query_one("#ticket-volume", Input).focus()
-        if self._app.clock_tick:
+        if self.panel.clock_tick:
             self.set_interval(QUOTE_INTERVAL, self._show_quote, name="ticket-quote")
             self.set_interval(RECHECK_INTERVAL, self._recheck, name="ticket-recheck")
         self._changed()
@@ -251,8 +251,8 @@ class OrderTicketScreen(ModalScreen[OrderRequest | None]):
     @work(exclusive=True, group="ticket-check")
     async def run_check(self, request: OrderRequest) -> None:
         await asyncio.sleep(CHECK_DELAY)
-        check = await self._app.attempt(
-            "Could not check the order", self._app.client.check_order(request)
+        check = await self.panel.attempt(
+            "Could not check the order", self.panel.client.check_order(request)
         )
         if check is not None and self.request() == request:
             self.check, self.checked = check, request
@@ -287,12 +287,12 @@ class OrderTicketScreen(ModalScreen[OrderRequest | None]):
 
     def _show_quote(self) -> None:
         symbol = self._value("#ticket-symbol")
-        quote = self._app.state.quotes.get(symbol) if symbol else None
+        quote = self.panel.state.quotes.get(symbol) if symbol else None
         line = Text()
         if quote is None:
             line.append(f"{symbol or '-'}  no quote yet", style="dim")
         else:
-            digits = self._app.state.digits.get(quote.symbol)
+            digits = self.panel.state.digits.get(quote.symbol)
             line.append(f"{quote.symbol}  ", style="bold")
             line.append("bid ", style="dim")
             line.append(fmt.price(quote.bid, digits), style="magenta")
@@ -321,10 +321,6 @@ class OrderTicketScreen(ModalScreen[OrderRequest | None]):
 
     def _text(self, selector: str) -> str:
         return self.query_one(selector, Input).value.strip()
-
-    @property
-    def _app(self) -> TradeDeckApp:
-        return cast("TradeDeckApp", self.app)
 
 
 _LABELS = {"price": "Price", "limit": "Limit", "sl": "Stop loss", "tp": "Take profit"}

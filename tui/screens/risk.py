@@ -3,26 +3,22 @@ warning and threshold (as bars), and the risk alerts. Opened with `L`."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, cast
-
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.screen import Screen
 from textual.widgets import Footer, Label, Static
 
 from engine.models import KillSwitchState, RiskEvaluation
 from tui import formatting as fmt
+from tui.host import Panel
+from tui.screens.base import PanelScreen
 from tui.state import PanelState, Region
 from tui.widgets.alerts import AlertsTable, alert_rows
 from tui.widgets.header import StatusHeader
 from tui.widgets.keyed_table import Row
 from tui.widgets.risk_limits import LimitsTable, limit_rows
-
-if TYPE_CHECKING:
-    from tui.app import TradeDeckApp
 
 # The alerts the risk screen lists: limits' and the kill switch's.
 RISK_ALERT_KINDS = frozenset({"risk_limit", "kill_switch"})
@@ -30,7 +26,7 @@ RISK_ALERT_KINDS = frozenset({"risk_limit", "kill_switch"})
 REFRESH_SECONDS = 1.0
 
 
-class RiskScreen(Screen[None]):
+class RiskScreen(PanelScreen):
     BINDINGS = [
         Binding("escape", "app.pop_screen", "Back", id="risk.back", tooltip="Back to the panes"),
         Binding(
@@ -42,10 +38,9 @@ class RiskScreen(Screen[None]):
         ),
     ]
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, panel: Panel) -> None:
+        super().__init__(panel)
         self.evaluation: RiskEvaluation | None = None
-        self._ready = False
 
     def compose(self) -> ComposeResult:
         yield StatusHeader(id="header")
@@ -59,17 +54,17 @@ class RiskScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.query_one(LimitsTable).focus()
-        if self._app.clock_tick:
+        if self.panel.clock_tick:
             self.set_interval(REFRESH_SECONDS, self.action_refresh, name="risk-refresh")
         self._ready = True
-        self.paint(self._app.state, {Region.HEADER, Region.ALERTS})
+        self.paint(self.panel.state, {Region.HEADER, Region.ALERTS})
         self.action_refresh()
 
     def paint(self, state: PanelState, dirty: set[Region]) -> None:
         if not self._ready:
             return
         if Region.HEADER in dirty:
-            self.query_one(StatusHeader).show(state, self._app.client.description, self._app.link)
+            self.show_header(state)
         if Region.ALERTS in dirty:
             self.query_one(AlertsTable).sync(risk_alert_rows(state))
         if Region.RISK in dirty:
@@ -81,8 +76,8 @@ class RiskScreen(Screen[None]):
 
     @work(exclusive=True, group="risk-evaluation")
     async def load(self) -> None:
-        evaluation = await self._app.attempt(
-            "Could not evaluate the risk limits", self._app.client.risk_evaluation()
+        evaluation = await self.panel.attempt(
+            "Could not evaluate the risk limits", self.panel.client.risk_evaluation()
         )
         if evaluation is not None:
             self.show(evaluation)
@@ -98,10 +93,6 @@ class RiskScreen(Screen[None]):
             f"{len(evaluation.warnings)} at warning ({fmt.hms(evaluation.time)})"
         )
         self.query_one("#risk-limits-label", Label).update(label)
-
-    @property
-    def _app(self) -> TradeDeckApp:
-        return cast("TradeDeckApp", self.app)
 
 
 def risk_alert_rows(state: PanelState) -> list[Row]:

@@ -4,7 +4,6 @@ fills, positions and an equity sparkline. Opened with `enter` on a worker."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, cast
 
 from rich.console import Group
 from rich.table import Table
@@ -13,7 +12,6 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Label, Static
 
 from config.issues import ValidationReport
@@ -25,16 +23,15 @@ from engine.models import (
     WorkerInfo,
 )
 from tui import formatting as fmt
+from tui.host import Panel
 from tui.messages import StrategyCommand, WorkerAction, WorkerCommand
+from tui.screens.base import PanelScreen
 from tui.state import PanelState, Region
 from tui.widgets.equity_chart import CHART_RESOLUTIONS, DEFAULT_RANGE, RANGES, EquityChart
 from tui.widgets.header import StatusHeader
 from tui.widgets.performance import RANGE_RESOLUTIONS, render_performance
 from tui.widgets.strategies import StrategiesTable, strategy_rows
 from tui.widgets.workers import confirm_flatten
-
-if TYPE_CHECKING:
-    from tui.app import TradeDeckApp
 
 _RECENT = 10
 # The equity chart's range keys: key, range name, what it charts.
@@ -54,7 +51,7 @@ _COLUMNS = {
 }
 
 
-class WorkerDetailScreen(Screen[None]):
+class WorkerDetailScreen(PanelScreen):
     BINDINGS = [
         Binding("escape", "app.pop_screen", "Back", id="detail.back", tooltip="Back to the panes"),
         Binding("s", "command('start')", "Start", id="workers.start", tooltip="Start this worker"),
@@ -94,8 +91,8 @@ class WorkerDetailScreen(Screen[None]):
         ),
     ]
 
-    def __init__(self, account_id: str) -> None:
-        super().__init__()
+    def __init__(self, panel: Panel, account_id: str) -> None:
+        super().__init__(panel)
         self.account_id = account_id
         self.detail: WorkerDetail | None = None
         self.equity_range = DEFAULT_RANGE
@@ -103,7 +100,6 @@ class WorkerDetailScreen(Screen[None]):
         self.performance: PerformanceMetrics | None = None
         self._seen: tuple[object, ...] | None = None
         # Until its widgets exist the screen skips paints; it paints itself once ready.
-        self._ready = False
 
     def compose(self) -> ComposeResult:
         yield StatusHeader(id="header")
@@ -135,7 +131,7 @@ class WorkerDetailScreen(Screen[None]):
                 table.add_column(label, key=label)
         self.query_one("#detail").focus()
         self._ready = True
-        self.paint(self._app.state, {Region.HEADER, Region.WORKERS})
+        self.paint(self.panel.state, {Region.HEADER, Region.WORKERS})
         self.load_equity()
         # Equity is sampled every minute: the chart and the metrics follow it.
         self.set_interval(_REFRESH_SECONDS, self.load_equity, name="detail-equity")
@@ -144,7 +140,7 @@ class WorkerDetailScreen(Screen[None]):
         if not self._ready:
             return
         if Region.HEADER in dirty:
-            self.query_one(StatusHeader).show(state, self._app.client.description, self._app.link)
+            self.show_header(state)
         if Region.STRATEGIES in dirty and self.detail is not None:
             self._show_strategies()
         worker = state.workers.get(self.account_id)
@@ -157,19 +153,19 @@ class WorkerDetailScreen(Screen[None]):
 
     @work(exclusive=True, group="worker-detail")
     async def load(self) -> None:
-        detail = await self._app.attempt(
-            f"Could not load {self.account_id}", self._app.client.worker_detail(self.account_id)
+        detail = await self.panel.attempt(
+            f"Could not load {self.account_id}", self.panel.client.worker_detail(self.account_id)
         )
         if detail is not None:
             self.show(detail)
 
     def show(self, detail: WorkerDetail) -> None:
         self.detail = detail
-        digits = self._app.state.digits
+        digits = self.panel.state.digits
         self.query_one("#detail-summary", Static).update(render_summary(detail))
         self.query_one("#detail-validation", Static).update(render_validation(detail.validation))
         for strategy in detail.strategies:
-            self._app.state.update_strategy(strategy)
+            self.panel.state.update_strategy(strategy)
         self._show_strategies()
         self._fill(
             "#detail-positions",
@@ -224,11 +220,11 @@ class WorkerDetailScreen(Screen[None]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "command":
-            return f"workers.{parameters[0]}" in self._app.client.permissions or None
+            return f"workers.{parameters[0]}" in self.panel.client.permissions or None
         if action == "flatten":
-            return "orders.flatten" in self._app.client.permissions or None
+            return "orders.flatten" in self.panel.client.permissions or None
         if action == "toggle_strategy":
-            permitted = "strategies.pause" in self._app.client.permissions
+            permitted = "strategies.pause" in self.panel.client.permissions
             return (permitted and self._strategies.cursor_key is not None) or None
         return True
 
@@ -245,8 +241,8 @@ class WorkerDetailScreen(Screen[None]):
         engine (local or remote) at the range's resolutions."""
         name = self.equity_range
         since = self._since(name)
-        client = self._app.client
-        points = await self._app.attempt(
+        client = self.panel.client
+        points = await self.panel.attempt(
             f"Could not load {self.account_id}'s equity",
             client.equity_history(self.account_id, since, CHART_RESOLUTIONS[name]),
         )
@@ -254,7 +250,7 @@ class WorkerDetailScreen(Screen[None]):
             return
         self._show_equity(points)
         resolution = RANGE_RESOLUTIONS[name]
-        metrics = await self._app.attempt(
+        metrics = await self.panel.attempt(
             f"Could not measure {self.account_id}'s performance",
             client.performance(self.account_id, since, resolution),
         )
@@ -276,11 +272,11 @@ class WorkerDetailScreen(Screen[None]):
 
     def _since(self, name: str) -> datetime | None:
         span = RANGES[name]
-        now = self._app.state.time
+        now = self.panel.state.time
         return None if span is None or now is None else now - span
 
     def action_flatten(self) -> None:
-        confirm_flatten(self, self._app.state, self.account_id)
+        confirm_flatten(self, self.panel.state, self.account_id)
 
     def ticket_defaults(self) -> tuple[str | None, str | None]:
         """The order ticket opened here trades this account."""
@@ -288,7 +284,7 @@ class WorkerDetailScreen(Screen[None]):
 
     def action_toggle_strategy(self) -> None:
         strategy_id = self._strategies.cursor_key
-        strategy = self._app.state.strategies.get(strategy_id) if strategy_id else None
+        strategy = self.panel.state.strategies.get(strategy_id) if strategy_id else None
         if strategy is not None:
             pause = strategy.state is not StrategyState.PAUSED
             self.post_message(StrategyCommand(strategy.id, pause=pause))
@@ -300,7 +296,7 @@ class WorkerDetailScreen(Screen[None]):
     def _show_strategies(self) -> None:
         """The detail's strategies, as the panel last heard of each."""
         assert self.detail is not None
-        known = self._app.state.strategies
+        known = self.panel.state.strategies
         shown = [known.get(s.id, s) for s in self.detail.strategies]
         self._strategies.sync(strategy_rows(shown))
         self._strategies.display = bool(shown)
@@ -312,10 +308,6 @@ class WorkerDetailScreen(Screen[None]):
         for row in rows:
             table.add_row(*row)
         table.display = bool(rows)
-
-    @property
-    def _app(self) -> TradeDeckApp:
-        return cast("TradeDeckApp", self.app)
 
 
 def render_summary(detail: WorkerDetail) -> Table:

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, cast
 
 from rich.text import Text
 from textual.widgets import DataTable
 
-if TYPE_CHECKING:
-    from tui.app import TradeDeckApp
-    from tui.state import PanelState
+from tui.host import Panel
+from tui.screens.base import PanelScreen
+from tui.state import PanelState
 
 Cell = str | Text
 Row = tuple[str, tuple[Cell, ...]]
@@ -56,12 +55,22 @@ class KeyedTable(DataTable[Cell]):
 
     def permitted(self, permission: str) -> bool:
         """Whether the engine client lets the trader do this (see `engine.client.ACTIONS`)."""
-        return permission in cast("TradeDeckApp", self.app).client.permissions
+        return permission in self.panel.client.permissions
+
+    @property
+    def panel(self) -> Panel:
+        """The panel this table's screen was given."""
+        screen = self.screen
+        if not isinstance(screen, PanelScreen):
+            raise TypeError(
+                f"{type(self).__name__} sits on {type(screen).__name__}, not a panel screen"
+            )
+        return screen.panel
 
     @property
     def panel_state(self) -> PanelState:
         """The panel's picture of the engine, to act on the row under the cursor."""
-        return cast("TradeDeckApp", self.app).state
+        return self.panel.state
 
     def sync(self, rows: Sequence[Row]) -> None:
         """Show exactly `rows`, in their order, touching only what changed."""

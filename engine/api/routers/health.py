@@ -11,6 +11,7 @@ from engine.api.deps import get_engine
 from engine.api.errors import ApiError
 from engine.engine import Engine
 from engine.models import EngineState
+from engine.version import version
 
 router = APIRouter(tags=["health"])
 
@@ -40,8 +41,7 @@ async def ready(engine: Engine = Depends(get_engine)) -> Health:
 
 @router.get("/info", response_model=Info)
 async def info(engine: Engine = Depends(get_engine)) -> Info:
-    from engine.api.app import _version
 
     started = engine.started_at
     uptime = (engine.clock.now() - started).total_seconds() if started else 0.0
-    return Info(name="tradedeck", version=_version(), started_at=started, uptime_seconds=uptime)
+    return Info(name="tradedeck", version=version(), started_at=started, uptime_seconds=uptime)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 
-from config.loader import password_env_var
+from config.env import password_env_var
 from config.models import AccountConfig
 from engine.errors import InvalidRequest
 
