@@ -33,11 +33,10 @@ from typing import Any
 from bench.bench_engine import bench_settings
 from bench.report import command_line
 from config.models import RiskLimitConfig, RiskLimitKind, RiskScope, Settings
-from engine.brokers.base import OrderRequest
 from engine.brokers.paper import PaperBroker
 from engine.clock import VirtualClock
 from engine.engine import Engine
-from engine.models import OrderSource, Side
+from engine.models import OrderRequest, OrderSource, Side
 from engine.orders.gate import OrderContext, OrderGate
 from engine.orders.validation import (
     VALIDATION_CHECK,

@@ -45,14 +45,14 @@ from fastapi import Depends, FastAPI, Query
 
 from config.loader import load_settings
 from config.models import RateLimitSettings
-from engine.api.app import create_app
-from engine.api.routers.workers import WORKER_PAGING
-from engine.api.schemas import Page, Paging
-from engine.api.server import ServerHandle
 from engine.engine import Engine
 from engine.models import WorkerInfo, WorkerState
 from engine.security.principal import Role
 from engine.security.service import Security
+from engine.server.app import create_app
+from engine.server.routers.workers import WORKER_PAGING
+from engine.server.schemas import Page, Paging
+from engine.server.server import ServerHandle
 
 GOAL_RATIO = 0.7
 PATH = "/api/v1/workers"

@@ -46,14 +46,14 @@ from bench.report import command_line
 from bench.ws_clients import clients
 from config.loader import load_settings
 from config.models import Settings
-from engine.api.app import create_app
-from engine.api.server import ServerHandle
-from engine.api.ws import Hub
 from engine.clock import Clock, RealClock
 from engine.engine import Engine
 from engine.models import Event, Order, OrderEvent, OrderStatus, OrderType, Quote, QuoteEvent, Side
 from engine.security.principal import Role
 from engine.security.service import Security
+from engine.server.app import create_app
+from engine.server.server import ServerHandle
+from engine.server.ws import Hub
 
 CLIENTS = 200
 CHANNELS = ("orders", "ticker")
@@ -245,7 +245,7 @@ class BareBroadcast:
 
 @asynccontextmanager
 async def _bare_websockets(bare: BareBroadcast) -> AsyncIterator[str]:
-    # Without compression, as the API serves (see engine/api/server.py).
+    # Without compression, as the API serves (see engine/server/server.py).
     async with websockets.serve(
         bare.handler, "127.0.0.1", 0, max_size=64 * 1024, compression=None
     ) as server:

@@ -42,10 +42,10 @@ from bench.bench_ws import CHANNELS, CLIENTS, serve_api
 from bench.report import command_line
 from bench.ws_clients import clients
 from config.models import Settings
-from engine.api.ws import Hub
 from engine.clock import RealClock, VirtualClock
 from engine.engine import Engine
 from engine.models import Event, QuoteEvent, WorkerState
+from engine.server.ws import Hub
 
 ACCOUNTS = 50
 # Quotes per second over all symbols: production-like (as bench_risk), and ten

@@ -14,9 +14,8 @@ from collections.abc import Callable
 from decimal import Decimal
 
 from config.models import InstrumentConfig, RiskSettings, Timeframe
-from engine.brokers.base import OrderRequest
 from engine.clock import RealClock
-from engine.models import AccountSnapshot, Position, Quote, Side
+from engine.models import AccountSnapshot, OrderRequest, Position, Quote, Side
 from engine.strategies import STRATEGIES, create_strategy
 
 # The only instrument property a strategy reads outside the order path is

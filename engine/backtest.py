@@ -17,10 +17,10 @@ from decimal import Decimal
 from typing import Any
 
 from config.models import AccountConfig, InstrumentConfig, RiskSettings, Timeframe
-from engine.brokers.base import Changes, OrderRequest
+from engine.brokers.base import Changes
 from engine.brokers.paper import PaperBroker
 from engine.market.simulator import MarketSimulator
-from engine.models import AccountSnapshot, DealEntry, Position, Quote, Side
+from engine.models import AccountSnapshot, DealEntry, OrderRequest, Position, Quote, Side
 from engine.strategies import create_strategy
 
 _STEP_SECONDS = 1.0  # how far the simulated market moves between order flushes

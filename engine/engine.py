@@ -1,5 +1,5 @@
 """The engine facade: the kernel's services behind one API, for the clients
-(`engine.client`) and the server (`engine.api`): snapshots, the event stream,
+(`engine.client`) and the server (`engine.server`): snapshots, the event stream,
 and commands. Nothing inside the engine imports it; services get their own
 narrow ports from the kernel (`engine.kernel`)."""
 
@@ -15,7 +15,6 @@ from typing import Any, Literal
 from config.issues import ValidationReport
 from config.models import InstrumentConfig, RiskOverrides, Settings, SystemMode, Timeframe
 from engine import portfolio as book
-from engine.brokers.base import OrderRequest
 from engine.bus import Subscription
 from engine.clock import Clock
 from engine.errors import Conflict, InvalidRequest, ValidationFailed
@@ -29,6 +28,7 @@ from engine.models import (
     MarketCacheStats,
     MarketView,
     OrderCheck,
+    OrderRequest,
     PerformanceReport,
     Portfolio,
     PriceAlert,

@@ -33,6 +33,18 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+# The resolutions the API and the panel offer, by label.
+Resolution = Literal["1m", "5m", "15m", "1h", "4h", "1d"]
+RESOLUTIONS: dict[str, timedelta] = {
+    "1m": timedelta(minutes=1),
+    "5m": timedelta(minutes=5),
+    "15m": timedelta(minutes=15),
+    "1h": timedelta(hours=1),
+    "4h": timedelta(hours=4),
+    "1d": timedelta(days=1),
+}
+
+
 class Side(StrEnum):
     BUY = "buy"
     SELL = "sell"
@@ -149,6 +161,30 @@ class Bar(_Model):
 
 
 # --- trading ----------------------------------------------------------------
+
+
+class OrderRequest(BaseModel):
+    """What a strategy or a person asks the broker to do (MT5's MqlTradeRequest,
+    in our names)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    account_id: str
+    symbol: str
+    side: Side
+    type: OrderType = OrderType.MARKET
+    volume: Money
+    price: Money | None = None
+    stop_limit: Money | None = None
+    sl: Money | None = None
+    tp: Money | None = None
+    filling: Filling = Filling.FOK
+    client_order_id: str = Field(min_length=1, max_length=64)
+    source: OrderSource = OrderSource.MANUAL
+    strategy_id: str | None = None
+    position_ticket: int | None = Field(default=None, description="close this position")
+    magic: int = 0
+    comment: str = Field(default="", max_length=31)  # MT5 truncates comments at 31 chars
 
 
 class Order(_Model):

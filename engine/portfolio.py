@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from itertools import accumulate
-from typing import Literal
 
 from config.models import Settings, Timeframe
 from engine.analytics.performance import Conventions, compute_performance
@@ -53,17 +52,6 @@ class PortfolioSources:
     strategy: Callable[[str], StrategyInfo]
     history: Callable[[str, Timeframe, int, datetime], list[Bar]]
 
-
-# The resolutions the API and the panel offer, by label.
-Resolution = Literal["1m", "5m", "15m", "1h", "4h", "1d"]
-RESOLUTIONS: dict[str, timedelta] = {
-    "1m": timedelta(minutes=1),
-    "5m": timedelta(minutes=5),
-    "15m": timedelta(minutes=15),
-    "1h": timedelta(hours=1),
-    "4h": timedelta(hours=4),
-    "1d": timedelta(days=1),
-}
 
 # Closes and deals read for one request, at most: a year of hourly closes
 # for fifty accounts.

@@ -18,10 +18,9 @@ from textual.screen import Screen
 from textual.timer import Timer
 
 from config.models import BrokerKind, SystemMode
-from engine.brokers.base import OrderRequest
 from engine.client import ACTION_ROLES, EngineClient
 from engine.errors import EngineError, OrderRejected
-from engine.models import Alert, OrderStatus, ResyncEvent, Severity
+from engine.models import Alert, OrderRequest, OrderStatus, ResyncEvent, Severity
 from tui import formatting as fmt
 from tui.formatting import describe_order
 from tui.job_commands import run_job_command

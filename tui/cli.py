@@ -212,8 +212,8 @@ def _exit_on_hangup(cleanup: Callable[[], Awaitable[None]]) -> None:
 
 
 async def _run_remote(args: argparse.Namespace, console: Console) -> int:
+    from engine.client.remote import RemoteEngineClient
     from engine.errors import EngineError
-    from engine.remote import RemoteEngineClient
     from tui.app import TradeDeckApp
 
     token = args.token or os.environ.get("TRADEDECK_TOKEN")
@@ -265,9 +265,9 @@ async def _running_engine(
     the address can be bound and the TLS files load, the store is ours alone
     (its lock), it opens read-write with its schema current, and an address
     off loopback has credentials. A refusal is one sentence on stderr."""
-    from engine.api.service import ApiService, listen
     from engine.engine import Engine
     from engine.errors import EngineError
+    from engine.server.service import ApiService, listen
     from storage.errors import StorageError
 
     def refuse(error: BaseException) -> None:

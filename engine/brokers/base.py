@@ -14,45 +14,16 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Protocol
 
-from pydantic import BaseModel, ConfigDict, Field
-
 from config.models import BrokerKind
 from engine.models import (
     AccountSnapshot,
     Fill,
-    Filling,
-    Money,
     Order,
-    OrderSource,
-    OrderType,
+    OrderRequest,
     Position,
     Quote,
     Side,
 )
-
-
-class OrderRequest(BaseModel):
-    """What a strategy or a person asks the broker to do (MT5's MqlTradeRequest,
-    in our names)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    account_id: str
-    symbol: str
-    side: Side
-    type: OrderType = OrderType.MARKET
-    volume: Money
-    price: Money | None = None
-    stop_limit: Money | None = None
-    sl: Money | None = None
-    tp: Money | None = None
-    filling: Filling = Filling.FOK
-    client_order_id: str = Field(min_length=1, max_length=64)
-    source: OrderSource = OrderSource.MANUAL
-    strategy_id: str | None = None
-    position_ticket: int | None = Field(default=None, description="close this position")
-    magic: int = 0
-    comment: str = Field(default="", max_length=31)  # MT5 truncates comments at 31 chars
 
 
 def new_order(request: OrderRequest, account_id: str, ticket: int, now: datetime) -> Order:

@@ -24,20 +24,14 @@ from decimal import ROUND_HALF_EVEN, Decimal
 
 from config.models import AccountConfig, BrokerKind, InstrumentConfig, MarginMode
 from engine.brokers import retcodes
-from engine.brokers.base import (
-    Changes,
-    OrderRequest,
-    PaperLedger,
-    TradeResult,
-    TriggerBand,
-    new_order,
-)
+from engine.brokers.base import Changes, PaperLedger, TradeResult, TriggerBand, new_order
 from engine.clock import Clock
 from engine.models import (
     AccountSnapshot,
     DealEntry,
     Fill,
     Order,
+    OrderRequest,
     OrderSource,
     OrderStatus,
     OrderType,

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from config.models import InstrumentConfig
-from engine.brokers.base import Broker, Lots, OrderRequest
-from engine.models import AccountSnapshot, Order, Position, Quote
+from engine.brokers.base import Broker, Lots
+from engine.models import AccountSnapshot, Order, OrderRequest, Position, Quote
 
 
 @dataclass(frozen=True, slots=True)

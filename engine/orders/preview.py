@@ -12,9 +12,8 @@ from collections.abc import Callable
 from decimal import Decimal
 
 from config.models import Settings
-from engine.brokers.base import OrderRequest
 from engine.clock import Clock
-from engine.models import OrderCheck, OrderType, Quote, Side, WorkerState
+from engine.models import OrderCheck, OrderRequest, OrderType, Quote, Side, WorkerState
 from engine.orders.gate import OrderContext, OrderGate
 from engine.ports import WorkerDirectory
 from engine.risk.book import Valuer

@@ -13,8 +13,7 @@ from datetime import UTC, datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 
 from config.models import InstrumentConfig
-from engine.brokers.base import OrderRequest
-from engine.models import Filling, OrderType, Quote, Side
+from engine.models import Filling, OrderRequest, OrderType, Quote, Side
 
 
 @dataclass(slots=True)

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from engine.brokers.base import OrderRequest, TradeResult
+from engine.brokers.base import TradeResult
 from engine.errors import Conflict, NotFound
-from engine.models import Order, WorkerState
+from engine.models import Order, OrderRequest, WorkerState
 from engine.ports import LogSink, WorkerDirectory
 from engine.workers.worker import Worker
 

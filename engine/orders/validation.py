@@ -20,8 +20,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 
 from config.models import AccountConfig, InstrumentConfig, MarginMode
 from engine.brokers import retcodes
-from engine.brokers.base import OrderRequest
-from engine.models import OrderType, Quote, Side
+from engine.models import OrderRequest, OrderType, Quote, Side
 from engine.orders.gate import OrderContext, Rejection
 from engine.orders.rules import (
     SymbolRules,

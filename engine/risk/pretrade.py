@@ -8,8 +8,8 @@ from decimal import Decimal
 
 from config.models import RiskLimitKind
 from engine.brokers import retcodes
-from engine.brokers.base import Lots, OrderRequest
-from engine.models import Money, Order, RiskLimit
+from engine.brokers.base import Lots
+from engine.models import Money, Order, OrderRequest, RiskLimit
 from engine.orders.gate import Rejection
 from engine.risk.book import Holdings
 from engine.risk.measure import describe

@@ -19,7 +19,6 @@ from typing import ClassVar, Generic, Protocol, TypeVar
 
 from config.models import InstrumentConfig, RiskSettings, Timeframe
 from config.strategies import StrategyParams
-from engine.brokers.base import OrderRequest
 from engine.clock import Clock
 from engine.errors import Conflict
 from engine.market.bars import BarBuilder
@@ -27,6 +26,7 @@ from engine.models import (
     AccountSnapshot,
     Bar,
     Filling,
+    OrderRequest,
     OrderSource,
     Position,
     Quote,

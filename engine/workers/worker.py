@@ -20,15 +20,7 @@ from datetime import datetime, time
 from decimal import Decimal
 
 from config.models import AccountConfig, BrokerKind, InstrumentConfig, Timeframe
-from engine.brokers.base import (
-    Broker,
-    Changes,
-    OrderRequest,
-    PaperLedger,
-    TradeResult,
-    TriggerBand,
-    new_order,
-)
+from engine.brokers.base import Broker, Changes, PaperLedger, TradeResult, TriggerBand, new_order
 from engine.brokers.mt5.broker import TIMEFRAMES, Mt5Broker, Mt5Hooks, deals_from
 from engine.brokers.mt5.guard import LIVE_MODE_CHECK, LIVE_MODE_RANK, live_mode_check
 from engine.brokers.paper import PaperBroker
@@ -40,6 +32,7 @@ from engine.models import (
     Bar,
     FillEvent,
     OrderEvent,
+    OrderRequest,
     OrderSource,
     OrderStatus,
     Position,

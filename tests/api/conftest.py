@@ -17,11 +17,11 @@ import httpx
 import pytest
 
 from config.models import RateLimitSettings, ServerSettings
-from engine.api.app import create_app
-from engine.api.server import ServerHandle
 from engine.engine import Engine
 from engine.security.principal import Role
 from engine.security.service import Security
+from engine.server.app import create_app
+from engine.server.server import ServerHandle
 from tests.conftest import EngineFactory
 
 GENEROUS = RateLimitSettings(default=1_000_000, groups={}, login_attempts=1_000)

@@ -8,9 +8,8 @@ import asyncio
 from decimal import Decimal
 from typing import Any
 
-from engine.brokers.base import OrderRequest
 from engine.client import LocalEngineClient
-from engine.models import Side
+from engine.models import OrderRequest, Side
 from tests.api.conftest import SCOPED_ACCOUNT, Api
 from tests.api.ws_support import Message, Stream, connect
 

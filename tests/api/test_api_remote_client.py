@@ -10,10 +10,8 @@ from contextlib import asynccontextmanager
 
 import pytest
 
-from engine.api.app import create_app
-from engine.api.server import ServerHandle
-from engine.api.ws_channels import event_keys
 from engine.client import ACTION_ROLES, SYSTEM_ACTIONS
+from engine.client.remote import RemoteEngineClient, RemoteError
 from engine.clock import VirtualClock
 from engine.errors import Conflict, EngineError, NotFound, Unavailable
 from engine.models import (
@@ -25,7 +23,9 @@ from engine.models import (
     WorkerEvent,
     WorkerState,
 )
-from engine.remote import RemoteEngineClient, RemoteError
+from engine.server.app import create_app
+from engine.server.server import ServerHandle
+from engine.server.ws_channels import event_keys
 from tests.api.conftest import SCOPED_ACCOUNT, Api
 
 WAIT = 10.0  # seconds of real time an expected event may take

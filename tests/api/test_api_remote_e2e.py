@@ -20,8 +20,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from engine.client.remote import RemoteEngineClient
 from engine.models import WorkerState
-from engine.remote import RemoteEngineClient
 from tests.e2e.test_e2e_tmux import TRADEDECK, Terminal
 from tests.tui.helpers import notifications, ready, row_keys, table, until
 from tui.app import TradeDeckApp

@@ -6,10 +6,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from engine.api.app import create_app
-from engine.api.server import ServerHandle
+from engine.client.remote import RemoteEngineClient
 from engine.models import WorkerState
-from engine.remote import RemoteEngineClient
+from engine.server.app import create_app
+from engine.server.server import ServerHandle
 from tests.api.conftest import Api
 from tests.tui.helpers import notifications, plain, ready, table, until
 from tui.app import TradeDeckApp

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from config.models import Settings, SystemMode
-from engine.api.routers.config_routes import REDACTED
+from engine.server.routers.config_routes import REDACTED
 
 
 async def engine_section(api: Any) -> dict[str, Any]:

@@ -26,8 +26,8 @@ import httpx
 import pytest
 
 from config.loader import load_settings
-from engine.api.ws_channels import CHANNELS
 from engine.security.principal import Role
+from engine.server.ws_channels import CHANNELS
 from tests.api.conftest import SCOPED_ACCOUNT, Api, ApiFactory
 from tests.api.ws_support import connect
 from tests.conftest import EngineFactory

@@ -15,9 +15,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from engine.api.service import ApiService, RefusedToStart, is_loopback
 from engine.security.principal import Role
 from engine.security.service import Security
+from engine.server.service import ApiService, RefusedToStart, is_loopback
 from tests.conftest import EngineFactory
 
 TRADEDECK = Path(sys.executable).with_name("tradedeck")

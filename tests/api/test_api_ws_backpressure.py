@@ -17,9 +17,9 @@ import pytest
 import websockets
 from websockets.asyncio.client import ClientConnection
 
-from engine.api.app import create_app
-from engine.api.server import ServerHandle
 from engine.models import Order, OrderEvent, OrderStatus, OrderType, Side
+from engine.server.app import create_app
+from engine.server.server import ServerHandle
 from tests.api.ws_support import Stream, connect, ws_url
 from tests.conftest import EngineFactory
 

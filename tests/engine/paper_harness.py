@@ -9,10 +9,10 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from config.models import AccountConfig, InstrumentConfig, MarginMode
-from engine.brokers.base import Changes, OrderRequest, PaperLedger, TradeResult
+from engine.brokers.base import Changes, PaperLedger, TradeResult
 from engine.brokers.paper import PaperBroker
 from engine.clock import VirtualClock
-from engine.models import DealEntry, Fill, Filling, Order, Position, Quote, Side
+from engine.models import DealEntry, Fill, Filling, Order, OrderRequest, Position, Quote, Side
 
 MONDAY_9AM = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 

@@ -10,8 +10,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from config.models import InstrumentConfig, RiskSettings, Timeframe
-from engine.brokers.base import OrderRequest
-from engine.models import AccountSnapshot, Bar, Position, Quote, Side, Signal
+from engine.models import AccountSnapshot, Bar, OrderRequest, Position, Quote, Side, Signal
 from engine.strategies import Strategy, create_strategy
 
 START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)

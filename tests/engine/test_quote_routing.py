@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from config.models import Settings
-from engine.brokers.base import NEVER, OrderRequest, TriggerBand
+from engine.brokers.base import NEVER, TriggerBand
 from engine.engine import Engine
-from engine.models import OrderType, Quote, Side, WorkerState
+from engine.models import OrderRequest, OrderType, Quote, Side, WorkerState
 from engine.workers.worker import Worker
 from tests.conftest import EngineFactory
 from tests.engine.helpers import eventually

@@ -7,8 +7,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from engine.brokers import retcodes
-from engine.brokers.base import OrderRequest
-from engine.models import OrderSource, OrderStatus, Side
+from engine.models import OrderRequest, OrderSource, OrderStatus, Side
 from engine.orders.gate import OrderContext, OrderGate, PreTradeCheck, Rejection
 from tests.conftest import EngineFactory
 

@@ -9,10 +9,9 @@ from decimal import Decimal
 import pytest
 
 from engine.brokers import retcodes
-from engine.brokers.base import OrderRequest
 from engine.engine import Engine
 from engine.errors import Conflict, NotFound
-from engine.models import OrderStatus, OrderType, Side
+from engine.models import OrderRequest, OrderStatus, OrderType, Side
 from tests.conftest import EngineFactory
 
 ACCOUNT = "account-001"

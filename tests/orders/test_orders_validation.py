@@ -10,9 +10,8 @@ from decimal import Decimal
 import pytest
 
 from engine.brokers import retcodes
-from engine.brokers.base import OrderRequest
 from engine.engine import Engine
-from engine.models import Filling, OrderSource, OrderStatus, OrderType, Side
+from engine.models import Filling, OrderRequest, OrderSource, OrderStatus, OrderType, Side
 from engine.orders.validation import VALIDATION_CHECK
 from engine.risk import KILL_SWITCH_CHECK, RISK_CHECK
 from tests.conftest import EngineFactory

@@ -7,9 +7,9 @@ from decimal import Decimal
 from typing import Any
 
 from config.models import Settings
-from engine.brokers.base import OrderRequest, TradeResult
+from engine.brokers.base import TradeResult
 from engine.engine import Engine
-from engine.models import Quote, Side
+from engine.models import OrderRequest, Quote, Side
 from tests.conftest import EngineFactory
 
 

@@ -15,13 +15,13 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from engine.api.service import ApiService
 from engine.client import EngineClient, LocalEngineClient
+from engine.client.remote import RemoteEngineClient
 from engine.clock import VirtualClock
 from engine.engine import Engine
 from engine.models import Alert, Severity
-from engine.remote import RemoteEngineClient
 from engine.security.principal import Role
+from engine.server.service import ApiService
 
 if TYPE_CHECKING:
     from tests.conftest import EngineFactory

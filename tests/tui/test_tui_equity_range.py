@@ -11,7 +11,7 @@ from textual.widgets import Sparkline, Static
 from engine import portfolio
 from engine.client import EngineClient
 from engine.engine import Engine
-from engine.models import EquityPoint
+from engine.models import RESOLUTIONS, EquityPoint
 from tests.tui.helpers import plain, ready, until
 from tests.tui.test_worker_detail import open_detail
 from tui.app import TradeDeckApp
@@ -25,7 +25,7 @@ async def closes(
         engine.portfolio_sources,
         ["account-001"],
         since=since,
-        resolution=None if resolution is None else portfolio.RESOLUTIONS[resolution],
+        resolution=None if resolution is None else RESOLUTIONS[resolution],
         limit=500,
     )
 

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from engine.brokers.base import OrderRequest
 from engine.client import EngineClient
 from engine.engine import Engine
-from engine.models import OrderStatus, OrderType, Position, Side
+from engine.models import OrderRequest, OrderStatus, OrderType, Position, Side
 from tests.tui.helpers import notifications, ready, table, until
 from tui.app import TradeDeckApp
 from tui.screens.confirm import ConfirmScreen

@@ -23,8 +23,7 @@ from textual.containers import Grid, Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static
 
-from engine.brokers.base import OrderRequest
-from engine.models import OrderCheck, OrderType, Side
+from engine.models import OrderCheck, OrderRequest, OrderType, Side
 from tui import formatting as fmt
 from tui.host import Panel
 

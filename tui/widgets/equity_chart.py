@@ -10,8 +10,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Sparkline, Static
 
-from engine.models import EquityPoint
-from engine.portfolio import Resolution
+from engine.models import EquityPoint, Resolution
 from tui import formatting as fmt
 
 # The ranges the chart offers, by name: how far back from the engine's clock.

@@ -6,8 +6,7 @@ from __future__ import annotations
 from rich.table import Table
 from rich.text import Text
 
-from engine.models import PerformanceMetrics
-from engine.portfolio import Resolution
+from engine.models import PerformanceMetrics, Resolution
 from tui import formatting as fmt
 
 # The returns each chart range is measured on: enough periods in the range to

@@ -32,14 +32,7 @@ from typing import Any, Literal
 from config.models import AccountConfig, BrokerKind, Timeframe
 from engine.alerts import AlertCenter
 from engine.brokers import retcodes
-from engine.brokers.base import (
-    Changes,
-    OrderRequest,
-    PaperLedger,
-    TradeResult,
-    TriggerBand,
-    new_order,
-)
+from engine.brokers.base import Changes, PaperLedger, TradeResult, TriggerBand, new_order
 from engine.brokers.mt5 import constants as mt5
 from engine.brokers.mt5 import mapping
 from engine.brokers.mt5.book import Reading, TerminalBook
@@ -54,6 +47,7 @@ from engine.models import (
     Fill,
     Filling,
     Order,
+    OrderRequest,
     OrderStatus,
     OrderType,
     Position,

@@ -15,10 +15,9 @@ import pytest
 
 from config.models import Timeframe
 from engine.brokers import retcodes
-from engine.brokers.base import OrderRequest
 from engine.brokers.mt5 import constants as mt5
 from engine.errors import InvalidRequest, Unavailable
-from engine.models import DealEntry, OrderStatus, OrderType, Side, WorkerState
+from engine.models import DealEntry, OrderRequest, OrderStatus, OrderType, Side, WorkerState
 from tests.engine.helpers import eventually
 from tests.engine.mt5.conftest import LOGIN, MAGIC, Harness, mt5_account
 from tests.engine.mt5.fake_terminal import FakeTerminal

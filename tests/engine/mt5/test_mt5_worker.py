@@ -16,10 +16,9 @@ import pytest
 from config.loader import load_settings
 from config.models import BrokerKind, Settings, StrategyConfig, SystemMode, Timeframe
 from engine.brokers import retcodes
-from engine.brokers.base import OrderRequest
 from engine.brokers.mt5 import constants as mt5
 from engine.engine import Engine
-from engine.models import OrderStatus, Side, WorkerState
+from engine.models import OrderRequest, OrderStatus, Side, WorkerState
 from tests.conftest import EngineFactory
 from tests.engine.helpers import eventually
 from tests.engine.ledger_checks import assert_ledgers_exact

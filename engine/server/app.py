@@ -1,0 +1,168 @@
+"""The FastAPI application: middleware, error envelope, and the routers.
+
+Adding an endpoint group is one module in `engine/server/routers/` and one line
+in `ROUTERS`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import uuid
+from typing import Any
+
+from fastapi import FastAPI
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from engine.engine import Engine
+from engine.server import errors
+from engine.server.audit import AuditMiddleware
+from engine.server.metrics import install as install_metrics
+from engine.server.ratelimit import RateLimitMiddleware
+from engine.server.routers import (
+    alerts,
+    analytics,
+    audit,
+    auth,
+    config_routes,
+    connections,
+    health,
+    instruments,
+    jobs,
+    kill_switch,
+    market,
+    metrics,
+    models,
+    order_check,
+    orders,
+    panel,
+    performance,
+    portfolio,
+    price_alerts,
+    risk,
+    schedules,
+    signals,
+    strategies,
+    stream,
+    system,
+    workers,
+)
+from engine.server.schemas import error_responses
+from engine.server.ws import Hub
+from engine.version import version
+
+log = logging.getLogger("tradedeck.api")
+
+API_PREFIX = "/api/v1"
+
+# (router module, prefix): every group the API serves.
+ROUTERS = [
+    (health, ""),
+    (auth, API_PREFIX),
+    (workers, API_PREFIX),
+    (panel, API_PREFIX),
+    (system, API_PREFIX),
+    (config_routes, API_PREFIX),
+    (strategies, API_PREFIX),
+    (instruments, API_PREFIX),
+    (market, API_PREFIX),
+    (price_alerts, API_PREFIX),
+    (signals, API_PREFIX),
+    (portfolio, API_PREFIX),
+    (alerts, API_PREFIX),
+    (risk, API_PREFIX),
+    (kill_switch, API_PREFIX),
+    (order_check, API_PREFIX),
+    (orders, API_PREFIX),
+    (performance, API_PREFIX),
+    (stream, API_PREFIX),
+    (connections, API_PREFIX),
+    (audit, API_PREFIX),
+    (jobs, API_PREFIX),
+    (schedules, API_PREFIX),
+    (models, API_PREFIX),
+    (analytics, API_PREFIX),
+    (metrics, ""),
+]
+
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+def create_app(engine: Engine, security: Any) -> FastAPI:
+    app = FastAPI(
+        title="tradedeck",
+        version=version(),
+        openapi_url="/api/openapi.json",
+        docs_url="/api/docs",
+        redoc_url="/api/redoc",
+        # Every 422 is the error envelope, not FastAPI's default `{"detail": [...]}`.
+        responses=error_responses(422),
+    )
+    app.state.engine = engine
+    app.state.security = security
+    errors.install(app)
+    for module, prefix in ROUTERS:
+        app.include_router(module.router, prefix=prefix)
+    # The stream's clients; the server's owner calls `app.state.hub.close()` first on shutdown.
+    app.state.hub = Hub(engine, security.settings, security)
+    # The last added runs first: request id, latency metrics, rate limit, audit.
+    app.add_middleware(AuditMiddleware)
+    app.add_middleware(RateLimitMiddleware)
+    install_metrics(app, engine, app.state.hub)
+    app.add_middleware(RequestIdMiddleware)
+    return app
+
+
+class RequestIdMiddleware:
+    """Every response carries `X-Request-ID` (the client's, if sane, else a new
+    one), unexpected errors included: this sits outside everything else."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        incoming = dict(scope.get("headers") or []).get(b"x-request-id", b"").decode("latin-1")
+        request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = request_id
+        started = False
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                headers = list(message.get("headers", []))
+                headers.append((b"x-request-id", request_id.encode()))
+                message["headers"] = headers
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        except Exception:
+            log.exception("unhandled error in %s %s", scope.get("method"), scope.get("path"))
+            if started:
+                raise
+            body = json.dumps(
+                {
+                    "error": {
+                        "code": "INTERNAL_ERROR",
+                        "message": "An internal error occurred.",
+                        "details": {},
+                    },
+                    "request_id": request_id,
+                }
+            ).encode()
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 500,
+                    "headers": [
+                        (b"content-type", b"application/json"),
+                        (b"x-request-id", request_id.encode()),
+                    ],
+                }
+            )
+            await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,161 @@
+"""Workers: list, inspect, start, stop, restart, validate (seed 000).
+
+Fixed paths (`/workers/start-all`, `/workers/validate-all`) are declared
+before `/workers/{account_id}` so the parameter never captures them.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Body, Depends, Query, Request, Response, status
+
+from config.issues import ValidationReport
+from engine.engine import Engine
+from engine.models import WorkerInfo, WorkerState
+from engine.security.principal import Principal
+from engine.server.deps import check_account, get_engine, trader, viewer
+from engine.server.schemas import (
+    BatchStarted,
+    BatchStopped,
+    BatchValidation,
+    Page,
+    Paging,
+    StartWorker,
+    StopWorker,
+    ValidationResult,
+    paging,
+)
+
+router = APIRouter(prefix="/workers", tags=["workers"])
+
+JSON = "application/json"
+WORKER_PAGING = paging(
+    "account_id", "status", "name", "broker", "started_at", "restarts", default="account_id"
+)
+
+
+def _result(account_id: str, report: ValidationReport) -> ValidationResult:
+    return ValidationResult(
+        valid=report.valid,
+        account_id=account_id,
+        errors=[f"{i.path}: {i.message}" for i in report.errors],
+        warnings=[f"{i.path}: {i.message}" for i in report.warnings],
+        has_errors=bool(report.errors),
+        has_warnings=bool(report.warnings),
+    )
+
+
+@router.get("", response_model=Page[WorkerInfo])
+async def list_workers(
+    request: Request,
+    paging: Paging = Depends(WORKER_PAGING),
+    status_filter: WorkerState | None = Query(None, alias="status"),
+    principal: Principal = Depends(viewer),
+) -> Response:
+    # The most polled route, so it spares per-request work that buys nothing
+    # here: the engine is read from the app (one FastAPI dependency less), and
+    # the page, built from validated `WorkerInfo`s, is serialised once as it
+    # is (by alias, like FastAPI) instead of validated again against
+    # `response_model`, which still documents it.
+    engine: Engine = request.app.state.engine
+    workers = [
+        w
+        for w in engine.workers()
+        if principal.sees(w.account_id) and (status_filter is None or w.status is status_filter)
+    ]
+    return Response(paging.page(workers).model_dump_json(by_alias=True), media_type=JSON)
+
+
+@router.post("/start-all", response_model=BatchStarted, status_code=status.HTTP_201_CREATED)
+async def start_all(
+    engine: Engine = Depends(get_engine), principal: Principal = Depends(trader)
+) -> BatchStarted:
+    if principal.accounts is None:
+        started = await engine.start_all()
+    else:
+        started = []
+        for worker in engine.workers():
+            if principal.sees(worker.account_id) and worker.status is WorkerState.STOPPED:
+                started.append(await engine.start_worker(worker.account_id))
+    return BatchStarted(
+        started_count=len(started),
+        started_workers={w.account_id: w.model_dump(mode="json") for w in started},
+    )
+
+
+@router.post("/stop-all", response_model=BatchStopped)
+async def stop_all(
+    engine: Engine = Depends(get_engine), principal: Principal = Depends(trader)
+) -> BatchStopped:
+    if principal.accounts is None:
+        return BatchStopped(stopped_count=await engine.stop_all())
+    stopped = 0
+    for worker in engine.workers():
+        if principal.sees(worker.account_id) and worker.status is not WorkerState.STOPPED:
+            await engine.stop_worker(worker.account_id)
+            stopped += 1
+    return BatchStopped(stopped_count=stopped)
+
+
+@router.get("/validate-all", response_model=BatchValidation)
+async def validate_all(
+    engine: Engine = Depends(get_engine), principal: Principal = Depends(viewer)
+) -> BatchValidation:
+    results = {
+        account_id: _result(account_id, report)
+        for account_id, report in engine.validate_all().items()
+        if principal.sees(account_id)
+    }
+    valid = sum(1 for r in results.values() if r.valid)
+    return BatchValidation(
+        total_count=len(results),
+        valid_count=valid,
+        invalid_count=len(results) - valid,
+        results=results,
+    )
+
+
+@router.get("/{account_id}", response_model=WorkerInfo)
+async def get_worker(
+    account_id: str, engine: Engine = Depends(get_engine), principal: Principal = Depends(viewer)
+) -> WorkerInfo:
+    check_account(principal, account_id)
+    return engine.worker(account_id)
+
+
+@router.post("/{account_id}/start", response_model=WorkerInfo, status_code=status.HTTP_201_CREATED)
+async def start_worker(
+    account_id: str,
+    body: StartWorker | None = Body(None),
+    engine: Engine = Depends(get_engine),
+    principal: Principal = Depends(trader),
+) -> WorkerInfo:
+    check_account(principal, account_id)
+    options = body or StartWorker()
+    return await engine.start_worker(account_id, validate=options.validate_config)
+
+
+@router.post("/{account_id}/stop", response_model=WorkerInfo)
+async def stop_worker(
+    account_id: str,
+    body: StopWorker | None = Body(None),
+    engine: Engine = Depends(get_engine),
+    principal: Principal = Depends(trader),
+) -> WorkerInfo:
+    check_account(principal, account_id)
+    return await engine.stop_worker(account_id, (body or StopWorker()).timeout)
+
+
+@router.post("/{account_id}/restart", response_model=WorkerInfo)
+async def restart_worker(
+    account_id: str, engine: Engine = Depends(get_engine), principal: Principal = Depends(trader)
+) -> WorkerInfo:
+    check_account(principal, account_id)
+    return await engine.restart_worker(account_id)
+
+
+@router.get("/{account_id}/validate", response_model=ValidationResult)
+async def validate_worker(
+    account_id: str, engine: Engine = Depends(get_engine), principal: Principal = Depends(viewer)
+) -> ValidationResult:
+    check_account(principal, account_id)
+    return _result(account_id, engine.validate_worker(account_id))
