@@ -25,7 +25,7 @@ from config.models import (
     Timeframe,
 )
 
-# Decimals travel as strings in JSON (seed 004), never as floats.
+# Decimals travel as strings in JSON, never as floats (no rounding on the way).
 Money = Annotated[Decimal, PlainSerializer(lambda v: str(v), return_type=str, when_used="json")]
 
 

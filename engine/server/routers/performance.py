@@ -15,7 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from engine import portfolio as book
 from engine.engine import Engine
 from engine.errors import NotFound
-from engine.models import PerformanceMetrics, PerformanceReport
+from engine.models import RESOLUTIONS, PerformanceMetrics, PerformanceReport, Resolution
 from engine.security.principal import Principal
 from engine.server.deps import account_scope, check_account, get_engine, viewer
 from engine.server.schemas import error_responses, utc
@@ -47,7 +47,7 @@ def _scope(
     benchmark: str | None = Query(
         None, description="an instrument, bought and held over the range"
     ),
-    resolution: book.Resolution = Query("1d", description="returns between closes this far apart"),
+    resolution: Resolution = Query("1d", description="returns between closes this far apart"),
     engine: Engine = Depends(get_engine),
     principal: Principal = Depends(viewer),
 ) -> Scope:
@@ -69,7 +69,7 @@ def _scope(
         since=since,
         until=until,
         benchmark=benchmark,
-        resolution=book.RESOLUTIONS[resolution],
+        resolution=RESOLUTIONS[resolution],
     )
 
 

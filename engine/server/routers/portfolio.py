@@ -14,7 +14,16 @@ from pydantic import Field
 from engine import portfolio as book
 from engine.engine import Engine
 from engine.errors import NotFound, OrderRejected, WorkerNotFound
-from engine.models import EquityPoint, Order, Portfolio, Position, Side, StrategyPnl
+from engine.models import (
+    RESOLUTIONS,
+    EquityPoint,
+    Order,
+    Portfolio,
+    Position,
+    Resolution,
+    Side,
+    StrategyPnl,
+)
 from engine.security.principal import Principal
 from engine.server.deps import account_scope, audited, check_account, get_engine, trader, viewer
 from engine.server.schemas import Page, Paging, error_responses, paging, utc
@@ -73,7 +82,7 @@ async def history(
     paging: Paging = Depends(_history_paging),
     from_: datetime | None = Query(None, alias="from", description="at or after this time"),
     to: datetime | None = Query(None, description="at or before this time"),
-    resolution: book.Resolution | None = Query(
+    resolution: Resolution | None = Query(
         None,
         description="the last sample of each account per period (UTC-aligned); every sample "
         "when omitted",
@@ -95,7 +104,7 @@ async def history(
         accounts=accounts,
         since=since,
         until=until,
-        resolution=None if resolution is None else book.RESOLUTIONS[resolution],
+        resolution=None if resolution is None else RESOLUTIONS[resolution],
         sort=paging.sort or "time",
         descending=paging.descending,
         skip=paging.skip,

@@ -1,4 +1,4 @@
-"""Workers: list, inspect, start, stop, restart, validate (seed 000).
+"""Workers: list, inspect, start, stop, restart, validate.
 
 Fixed paths (`/workers/start-all`, `/workers/validate-all`) are declared
 before `/workers/{account_id}` so the parameter never captures them.
