@@ -32,9 +32,10 @@ from typing import Any
 
 from bench.bench_engine import bench_settings
 from bench.report import command_line
-from config.models import RiskLimitConfig, RiskLimitKind, RiskScope, Settings
+from config.models import RiskLimitConfig, Settings
 from engine.brokers.paper import PaperBroker
 from engine.clock import VirtualClock
+from engine.domain import RiskLimitKind, RiskScope
 from engine.engine import Engine
 from engine.models import OrderRequest, OrderSource, Side
 from engine.orders.gate import OrderContext, OrderGate

@@ -30,8 +30,9 @@ from typing import Any, ParamSpec, TypeVar
 
 from bench.bench_engine import bench_settings
 from bench.report import command_line
-from config.models import RiskLimitConfig, RiskLimitKind, RiskScope, Settings
+from config.models import RiskLimitConfig, Settings
 from engine.clock import VirtualClock
+from engine.domain import RiskLimitKind, RiskScope
 from engine.engine import Engine
 from engine.models import AccountEvent, Event, PositionEvent
 from engine.risk import RISK_CHECK, RISK_RANK

@@ -13,8 +13,9 @@ import time
 from collections.abc import Callable
 from decimal import Decimal
 
-from config.models import InstrumentConfig, RiskSettings, Timeframe
+from config.models import InstrumentConfig, RiskSettings
 from engine.clock import RealClock
+from engine.domain import Timeframe
 from engine.models import AccountSnapshot, OrderRequest, Position, Quote, Side
 from engine.strategies import STRATEGIES, create_strategy
 

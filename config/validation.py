@@ -20,18 +20,9 @@ from pydantic_core import ErrorDetails
 
 from config.env import password_env_var
 from config.issues import ValidationReport
-from config.models import (
-    AccountConfig,
-    BrokerKind,
-    InstrumentConfig,
-    RiskAction,
-    RiskLimitKind,
-    RiskOverrides,
-    RiskScope,
-    Settings,
-    StrategyConfig,
-)
+from config.models import AccountConfig, InstrumentConfig, RiskOverrides, Settings, StrategyConfig
 from config.strategies import STRATEGY_PARAMS
+from engine.domain import BrokerKind, RiskAction, RiskLimitKind, RiskScope
 
 RISK_PERCENT_WARNING = 10.0
 BRIDGE_PROBE_SECONDS = 0.5

@@ -16,9 +16,10 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from config.models import AccountConfig, InstrumentConfig, RiskSettings, Timeframe
+from config.models import AccountConfig, InstrumentConfig, RiskSettings
 from engine.brokers.base import Changes
 from engine.brokers.paper import PaperBroker
+from engine.domain import Timeframe
 from engine.market.simulator import MarketSimulator
 from engine.models import AccountSnapshot, DealEntry, OrderRequest, Position, Quote, Side
 from engine.strategies import create_strategy

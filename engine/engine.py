@@ -13,10 +13,11 @@ from pathlib import Path
 from typing import Any, Literal
 
 from config.issues import ValidationReport
-from config.models import InstrumentConfig, RiskOverrides, Settings, SystemMode, Timeframe
+from config.models import InstrumentConfig, RiskOverrides, Settings
 from engine import portfolio as book
 from engine.bus import Subscription
 from engine.clock import Clock
+from engine.domain import SystemMode, Timeframe
 from engine.errors import Conflict, InvalidRequest, ValidationFailed
 from engine.kernel import Kernel
 from engine.market.cache import CacheKind

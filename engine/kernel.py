@@ -12,10 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
 
 from config.models import Settings
 from engine.alerts import AlertCenter
@@ -58,6 +56,7 @@ from engine.risk.service import RiskEngine
 from engine.runtime import Runtime
 from engine.strategies.control import StrategyControl
 from engine.strategies.service import StrategyService
+from engine.tasks import TaskSet
 from engine.workers.manager import WorkerManager
 from storage.store import Store
 
@@ -176,7 +175,7 @@ class Kernel:
         )
         self.state = EngineState.STOPPED
         self.started_at: datetime | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks = TaskSet("engine", logger=log)
         self._accounts: dict[str, AccountSnapshot] = {}
         self._positions: dict[int, Position] = {}
         self._orders: dict[int, Order] = {}
@@ -205,8 +204,8 @@ class Kernel:
         await self.kill_switch.load()  # halted before any worker can send an order
         await self.risk.start()
         if run_loops:
-            self._spawn(self._market_loop(), "market")
-            self._spawn(self._mark_loop(), "mark")
+            self._tasks.spawn(self._market_loop(), "market")
+            self._tasks.spawn(self._mark_loop(), "mark")
         desired = await self.store.accounts.desired()
         to_start = [a.id for a in self.settings.accounts if desired.get(a.id, a.enabled)]
         results = await asyncio.gather(
@@ -226,10 +225,7 @@ class Kernel:
         await self.jobs.stop()  # first: a running job may use the workers
         await self.risk.stop()  # its flatten/pause actions use the workers
         await self.manager.shutdown(self.settings.engine.stop_timeout_seconds)
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        self._tasks.clear()
+        await self._tasks.stop()
         if self.market.latest:
             await self.store.market.save(self.market.quotes())
         await self.store.db.writer.flush()
@@ -315,16 +311,6 @@ class Kernel:
     def _set_state(self, state: EngineState) -> None:
         self.state = state
         self.bus.publish(SystemEvent(time=self.clock.now(), status=self.status()))
-
-    def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
-        task = asyncio.create_task(coro, name=f"engine:{name}")
-        self._tasks.add(task)
-        task.add_done_callback(self._task_done)
-
-    def _task_done(self, task: asyncio.Task[None]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.critical("engine task %s died", task.get_name(), exc_info=task.exception())
 
     async def _load_ledgers(self) -> None:
         """Accounts, positions and orders as stored, so the panel shows stopped

@@ -15,15 +15,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
 
 from config.issues import ValidationReport
-from config.models import (
-    BrokerKind,
-    RiskAction,
-    RiskLimitKind,
-    RiskOverrides,
-    RiskScope,
-    SystemMode,
-    Timeframe,
-)
+from config.models import RiskOverrides
+from engine.domain import BrokerKind, RiskAction, RiskLimitKind, RiskScope, SystemMode, Timeframe
 
 # Decimals travel as strings in JSON, never as floats (no rounding on the way).
 Money = Annotated[Decimal, PlainSerializer(lambda v: str(v), return_type=str, when_used="json")]

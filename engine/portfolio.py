@@ -16,9 +16,10 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from itertools import accumulate
 
-from config.models import Settings, Timeframe
+from config.models import Settings
 from engine.analytics.performance import Conventions, compute_performance
 from engine.clock import Clock
+from engine.domain import Timeframe
 from engine.errors import InvalidRequest, WorkerNotFound
 from engine.models import (
     AccountSnapshot,

@@ -8,11 +8,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal, Protocol
 
-from config.models import InstrumentConfig, Settings, Timeframe
+from config.models import InstrumentConfig, Settings
 from engine.alerts import AlertCenter
 from engine.bus import EventBus
 from engine.clock import Clock
 from engine.commit import after_commit
+from engine.domain import Timeframe
 from engine.ids import IdSequence
 from engine.models import Bar, LogEvent, LogRecord, Quote
 from engine.orders.gate import OrderGate

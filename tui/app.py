@@ -17,8 +17,8 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.timer import Timer
 
-from config.models import BrokerKind, SystemMode
 from engine.client import ACTION_ROLES, EngineClient
+from engine.domain import BrokerKind, SystemMode
 from engine.errors import EngineError, OrderRejected
 from engine.models import Alert, OrderRequest, OrderStatus, ResyncEvent, Severity
 from tui import formatting as fmt

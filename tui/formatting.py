@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from rich.text import Text
 
-from config.models import RiskScope
+from engine.domain import RiskScope
 from engine.models import (
     AlertStatus,
     Order,

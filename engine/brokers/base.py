@@ -14,7 +14,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Protocol
 
-from config.models import BrokerKind
+from engine.domain import BrokerKind
 from engine.models import (
     AccountSnapshot,
     Fill,

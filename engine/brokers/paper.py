@@ -22,10 +22,11 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 
-from config.models import AccountConfig, BrokerKind, InstrumentConfig, MarginMode
+from config.models import AccountConfig, InstrumentConfig
 from engine.brokers import retcodes
 from engine.brokers.base import Changes, PaperLedger, TradeResult, TriggerBand, new_order
 from engine.clock import Clock
+from engine.domain import BrokerKind, MarginMode
 from engine.models import (
     AccountSnapshot,
     DealEntry,

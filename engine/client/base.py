@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Protocol
 
 from config.issues import ValidationReport
-from config.models import SystemMode
+from engine.domain import SystemMode
 from engine.models import (
     Alert,
     EquityPoint,

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import datetime
 
 from config.issues import ValidationReport
-from config.models import SystemMode
 from engine import portfolio
 from engine.brokers.base import TradeResult
 from engine.client.base import (
@@ -16,6 +15,7 @@ from engine.client.base import (
     RECENT_JOBS,
     EventStream,
 )
+from engine.domain import SystemMode
 from engine.engine import Engine
 from engine.errors import OrderRejected
 from engine.models import (

@@ -24,8 +24,8 @@ import websockets
 from pydantic import TypeAdapter, ValidationError
 
 from config.issues import ValidationReport
-from config.models import SystemMode
 from engine.client.base import ACTION_ROLES, EQUITY_POINTS, JOBS_PAGE, RECENT_JOBS, SYSTEM_ACTIONS
+from engine.domain import SystemMode
 from engine.errors import (
     Conflict,
     EngineError,

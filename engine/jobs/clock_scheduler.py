@@ -36,6 +36,7 @@ from apscheduler.job import Job as SchedulerJob
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from engine.clock import Clock
+from engine.tasks import TaskSet
 
 log = logging.getLogger("tradedeck.jobs")
 
@@ -83,17 +84,13 @@ class _ClockExecutor(BaseExecutor):  # type: ignore[misc]
     def __init__(self, clock: Clock) -> None:
         super().__init__()
         self._clock = clock
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks = TaskSet("jobs", logger=log)
 
     def shutdown(self, wait: bool = True) -> None:
-        for task in self._tasks:
-            task.cancel()
-        self._tasks.clear()
+        self._tasks.cancel_all()
 
     def _do_submit_job(self, job: SchedulerJob, run_times: list[datetime]) -> None:
-        task = asyncio.get_running_loop().create_task(self._run(job, run_times))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._tasks.spawn(self._run(job, run_times), f"schedule:{job.id}")
 
     async def _run(self, job: SchedulerJob, run_times: list[datetime]) -> None:
         events = []

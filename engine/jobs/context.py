@@ -8,9 +8,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from config.models import Settings, Timeframe
+from config.models import Settings
 from engine.bus import EventBus
 from engine.clock import Clock
+from engine.domain import Timeframe
 from engine.models import AccountSnapshot, Bar, Job, StrategyInfo
 from engine.ports import AlertSink, LogSink, WorkerDirectory
 from engine.strategies.service import StrategyService

@@ -49,6 +49,7 @@ from engine.models import (
     Severity,
     StrategyInfo,
 )
+from engine.tasks import TaskSet, backoff
 
 log = logging.getLogger("tradedeck.jobs")
 
@@ -91,7 +92,7 @@ class JobService:
         self._timetable = Timetable()
         self._wake = asyncio.Event()
         self._running: dict[int, _Run] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks = TaskSet("jobs", logger=log)
         self._timer: asyncio.Task[None] | None = None
         self._timer_at: datetime | None = None
         self._random = random.Random(services.settings.engine.seed)
@@ -113,9 +114,9 @@ class JobService:
         self._ids = IdSequence(await self._store.jobs.max_id())
         await self._recover()
         for n in range(self.config.runners):
-            self._spawn(self._runner(f"runner-{n + 1}"), f"runner-{n + 1}")
-        self._spawn(self._heartbeat(), "heartbeat")
-        self._spawn(self._maintenance(), "maintenance")
+            self._tasks.spawn(self._runner(f"runner-{n + 1}"), f"runner-{n + 1}")
+        self._tasks.spawn(self._heartbeat(), "heartbeat")
+        self._tasks.spawn(self._maintenance(), "maintenance")
         self._rearm()
         await self.schedules.start()
 
@@ -126,11 +127,7 @@ class JobService:
             return
         self._started = False
         await self.schedules.stop()
-        tasks = [*self._tasks, *([self._timer] if self._timer else [])]
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        self._tasks.clear()
+        await self._tasks.stop()  # the timetable's timer among them
         self._timer = None
         await self._store.db.writer.flush()
 
@@ -452,8 +449,13 @@ class JobService:
         """Exponential from `backoff_initial_seconds`, capped, plus up to
         `backoff_jitter` of itself so that jobs failing together spread out."""
         config = self.config
-        base = min(config.backoff_initial_seconds * 2 ** (attempt - 1), config.backoff_max_seconds)
-        return base * (1 + config.backoff_jitter * self._random.random())
+        return backoff(
+            attempt,
+            config.backoff_initial_seconds,
+            config.backoff_max_seconds,
+            config.backoff_jitter,
+            self._random,
+        )
 
     # --- time ------------------------------------------------------------------
 
@@ -476,7 +478,7 @@ class JobService:
         if self._timer is not None:
             self._timer.cancel()
         self._timer_at = at
-        self._timer = asyncio.create_task(self._wait_until(at), name="jobs:timetable")
+        self._timer = self._tasks.spawn(self._wait_until(at), "timetable")
 
     async def _wait_until(self, at: datetime) -> None:
         await self._clock.sleep((at - self._clock.now()).total_seconds())
@@ -574,16 +576,6 @@ class JobService:
         if job is None:
             raise JobNotFound(job_id)
         return job
-
-    def _spawn(self, coro: Any, name: str) -> None:
-        task: asyncio.Task[None] = asyncio.create_task(coro, name=f"jobs:{name}")
-        self._tasks.add(task)
-        task.add_done_callback(self._task_done)
-
-    def _task_done(self, task: asyncio.Task[None]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.critical("job task %s died", task.get_name(), exc_info=task.exception())
 
 
 def _first(*values: Any) -> Any:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from config.models import Timeframe
+from engine.domain import Timeframe
 from engine.models import Bar, Quote
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
-from config.models import Timeframe
 from engine.clock import Clock
+from engine.domain import Timeframe
 from engine.models import Bar, CacheCounter, Fill, MarketCacheStats, Quote
 from storage.trades import TradeStore
 

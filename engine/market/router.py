@@ -13,8 +13,8 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from config.models import Timeframe
 from engine.brokers.base import NEVER, TriggerBand
+from engine.domain import Timeframe
 from engine.market.price_alerts import PriceAlerts
 from engine.market.simulator import MarketSimulator
 from engine.models import Bar, Event, Quote, QuoteEvent

@@ -23,7 +23,8 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from operator import attrgetter
 
-from config.models import InstrumentConfig, Timeframe
+from config.models import InstrumentConfig
+from engine.domain import Timeframe
 from engine.models import Bar, Quote
 
 DEFAULT_TIME_SCALE = 60.0

@@ -18,8 +18,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from decimal import ROUND_HALF_EVEN, Decimal
 
-from config.models import AccountConfig, InstrumentConfig, MarginMode
+from config.models import AccountConfig, InstrumentConfig
 from engine.brokers import retcodes
+from engine.domain import MarginMode
 from engine.models import OrderRequest, OrderType, Quote, Side
 from engine.orders.gate import OrderContext, Rejection
 from engine.orders.rules import (

@@ -17,9 +17,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable
 
-from config.models import SystemMode
 from engine.brokers import retcodes
 from engine.brokers.base import TradeResult
+from engine.domain import SystemMode
 from engine.errors import Conflict, EngineError
 from engine.models import KillSwitchEvent, KillSwitchState, OrderSource, Severity, SystemEvent
 from engine.orders.gate import OrderContext, Rejection

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from decimal import Decimal
 
-from config.models import RiskLimitKind, RiskScope
+from engine.domain import RiskLimitKind, RiskScope
 from engine.models import RiskLimit
 from engine.risk.book import AccountBook, Holdings, Valuer
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from decimal import Decimal
 
-from config.models import RiskLimitKind
 from engine.brokers import retcodes
 from engine.brokers.base import Lots
+from engine.domain import RiskLimitKind
 from engine.models import Money, Order, OrderRequest, RiskLimit
 from engine.orders.gate import Rejection
 from engine.risk.book import Holdings

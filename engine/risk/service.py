@@ -15,16 +15,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
 from pydantic import ValidationError
 
-from config.models import MarginMode, RiskAction, RiskLimitKind, RiskScope
 from config.validation import risk_limit_problems
 from engine.commit import after_commit
+from engine.domain import MarginMode, RiskAction, RiskLimitKind, RiskScope
 from engine.errors import Conflict, EngineError, NotFound, ValidationFailed
 from engine.models import (
     AccountEvent,
@@ -44,6 +43,7 @@ from engine.risk.book import AccountBook, Holdings, Valuer
 from engine.risk.measure import EQUITY_KINDS, POSITION_KINDS, covers, describe, measure, unit
 from engine.risk.ports import RiskPorts
 from engine.risk.pretrade import breached, holdings_after, over_limit
+from engine.tasks import TaskSet
 
 log = logging.getLogger("tradedeck.risk")
 
@@ -86,7 +86,7 @@ class RiskEngine:
         self._dirty: set[str] = set()  # books to store
         self._inputs: dict[str, object] = {}  # limit id -> what it was last judged on
         self._wide_pending = False
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks = TaskSet("risk", logger=log, level=logging.ERROR)
         self._listening = False
         ports.gate.add(RISK_CHECK, self.check, rank=RISK_RANK)
 
@@ -135,9 +135,7 @@ class RiskEngine:
         if self._listening:
             self._ports.bus.remove_listener(self._on_event)
             self._listening = False
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._tasks.stop()
         self._dirty.update(self._books)
         self._dirty.add(TOTAL)
         await self._save_books()
@@ -401,7 +399,7 @@ class RiskEngine:
         if limit.action is RiskAction.PAUSE:
             self._pause(limit)
         elif limit.action is RiskAction.FLATTEN:
-            self._spawn(self._flatten(limit), f"flatten:{limit.id}")
+            self._tasks.spawn(self._flatten(limit), f"flatten:{limit.id}")
 
     def _pause(self, limit: RiskLimit) -> None:
         ports = self._ports
@@ -415,7 +413,7 @@ class RiskEngine:
                     if limit.symbol in d.symbols and not d.paused
                 ]
                 for definition in definitions:
-                    self._spawn(
+                    self._tasks.spawn(
                         ports.strategies.pause_strategy(definition.id), f"pause:{definition.id}"
                     )
                 paused = len(definitions)
@@ -439,16 +437,6 @@ class RiskEngine:
             level="warning",
             account_id=limit.account_id,
         )
-
-    def _spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> None:
-        task = asyncio.create_task(coro, name=f"risk:{name}")
-        self._tasks.add(task)
-        task.add_done_callback(self._task_done)
-
-    def _task_done(self, task: asyncio.Task[Any]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("risk action %s failed", task.get_name(), exc_info=task.exception())
 
     # --- the pre-trade check -----------------------------------------------------
 

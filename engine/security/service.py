@@ -17,7 +17,6 @@ modification time (one `stat`) and reads keys and users again when it moved.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import contextvars
 import hashlib
 import hmac
@@ -47,6 +46,7 @@ from engine.security.models import (
     UserNotFound,
 )
 from engine.security.principal import Principal, Role
+from engine.tasks import TaskSet
 from storage.security import AuditRow, KeyRow, RefreshRow, UserRow
 from storage.store import Store
 
@@ -98,7 +98,7 @@ class Security:
         self._loaded_at = clock.monotonic()
         # Bumped by every change made here, so a reload that raced one is dropped.
         self._generation = 0
-        self._reloading: asyncio.Task[None] | None = None
+        self._reloads = TaskSet("security", self._reload_failed)
         self._limiter = Limiter(self._store, clock, settings.rate_limits.window_seconds)
 
     @classmethod
@@ -154,25 +154,19 @@ class Security:
 
     def _reload_if_stale(self) -> None:
         """Start a background reload when the cache is older than RELOAD_SECONDS."""
-        if self._reloading is not None:
+        if self._reloads:
             return
         if self._clock.monotonic() - self._loaded_at < RELOAD_SECONDS:
             return
         self._loaded_at = self._clock.monotonic()
-        self._reloading = asyncio.create_task(self.reload(), name="security:reload")
-        self._reloading.add_done_callback(self._reloaded)
+        self._reloads.spawn(self.reload(), "reload")
 
-    def _reloaded(self, task: asyncio.Task[None]) -> None:
-        self._reloading = None
-        if not task.cancelled() and task.exception() is not None:
-            log.warning("reloading keys and users failed: %s", task.exception())
+    def _reload_failed(self, _task: asyncio.Task[None], error: BaseException) -> None:
+        log.warning("reloading keys and users failed: %s", error)
 
     async def close(self) -> None:
         """Save the rate-limit counters; the store itself is closed by its owner."""
-        if self._reloading is not None:
-            self._reloading.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._reloading
+        await self._reloads.stop()
         await self._limiter.flush()
 
     @property

@@ -7,7 +7,8 @@ from typing import Any
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
-from config.models import RiskSettings, Timeframe
+from config.models import RiskSettings
+from engine.domain import Timeframe
 from engine.errors import InvalidRequest, ValidationFailed
 from engine.strategies.base import Strategy, StrategyContext
 from engine.strategies.bollinger import BollingerReversion

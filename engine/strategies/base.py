@@ -17,9 +17,10 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import ClassVar, Generic, Protocol, TypeVar
 
-from config.models import InstrumentConfig, RiskSettings, Timeframe
+from config.models import InstrumentConfig, RiskSettings
 from config.strategies import StrategyParams
 from engine.clock import Clock
+from engine.domain import Timeframe
 from engine.errors import Conflict
 from engine.market.bars import BarBuilder
 from engine.models import (

@@ -7,9 +7,10 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
-from config.models import RiskOverrides, Timeframe
+from config.models import RiskOverrides
 from engine.clock import Clock
 from engine.commit import after_commit
+from engine.domain import Timeframe
 from engine.models import Event, StrategyDefinition, StrategyEvent, StrategyInfo
 from engine.ports import LogSink, WorkerDirectory
 from engine.strategies.service import StrategyService

@@ -17,10 +17,11 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from config.models import AccountConfig, RiskOverrides, Settings, Timeframe
+from config.models import AccountConfig, RiskOverrides, Settings
 from config.strategies import STRATEGY_PARAMS
 from config.validation import field_path, pydantic_message
 from engine.clock import Clock
+from engine.domain import Timeframe
 from engine.errors import Conflict, NotFound, ValidationFailed, WorkerNotFound
 from engine.models import StrategyDefinition, StrategyOrigin
 from storage.store import Store

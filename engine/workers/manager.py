@@ -6,6 +6,7 @@ One worker's crash never touches another."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 from collections.abc import Callable
 
@@ -14,9 +15,12 @@ from config.validation import validate_account
 from engine.errors import Conflict, ValidationFailed, WorkerNotFound
 from engine.models import Severity, WorkerInfo, WorkerState
 from engine.runtime import Runtime
+from engine.tasks import TaskSet, backoff
 from engine.workers.worker import Worker
 
 _ACTIVE = (WorkerState.STARTING, WorkerState.RUNNING, WorkerState.RECONNECTING)
+
+log = logging.getLogger("tradedeck.workers")
 
 
 class WorkerManager:
@@ -35,7 +39,8 @@ class WorkerManager:
             for account in runtime.settings.accounts
         }
         self._locks = {account_id: asyncio.Lock() for account_id in self.workers}
-        self._supervisors: dict[str, asyncio.Task[None]] = {}
+        self._supervisors: dict[str, asyncio.Task[None]] = {}  # by account, while restarting
+        self._tasks = TaskSet("workers", logger=log)
 
     def get(self, account_id: str) -> Worker:
         worker = self.workers.get(account_id)
@@ -127,8 +132,8 @@ class WorkerManager:
 
     async def shutdown(self, timeout: float) -> None:
         """Stop everything for an engine shutdown (desired state is left as it is)."""
-        for account_id in list(self._supervisors):
-            self._cancel_supervisor(account_id)
+        self._supervisors.clear()
+        await self._tasks.stop(timeout)  # the restarts waiting or under way
         active = [w for w in self.workers.values() if w.state in _ACTIVE]
         for worker in active:
             self._detach(worker)
@@ -146,15 +151,16 @@ class WorkerManager:
         if started is not None and (self.rt.clock.now() - started).total_seconds() > stable:
             worker.crashes = 0
         worker.crashes += 1
-        self._supervisors[worker.account_id] = asyncio.create_task(
-            self._supervise(worker, error), name=f"{worker.account_id}:supervisor"
+        self._supervisors[worker.account_id] = self._tasks.spawn(
+            self._supervise(worker, error), f"{worker.account_id}:supervisor"
         )
 
     def backoff(self, attempt: int) -> float:
         """Seconds before restart number `attempt` (1-based): exponential, capped, jittered."""
         engine = self.rt.settings.engine
-        base = min(engine.restart_backoff_max, engine.restart_backoff_initial * 2 ** (attempt - 1))
-        return base * (1 + 0.25 * self._rng.random())
+        return backoff(
+            attempt, engine.restart_backoff_initial, engine.restart_backoff_max, 0.25, self._rng
+        )
 
     async def _supervise(self, worker: Worker, error: BaseException) -> None:
         account_id = worker.account_id

@@ -19,12 +19,13 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from datetime import datetime, time
 from decimal import Decimal
 
-from config.models import AccountConfig, BrokerKind, InstrumentConfig, Timeframe
+from config.models import AccountConfig, InstrumentConfig
 from engine.brokers.base import Broker, Changes, PaperLedger, TradeResult, TriggerBand, new_order
 from engine.brokers.mt5.broker import TIMEFRAMES, Mt5Broker, Mt5Hooks, deals_from
 from engine.brokers.mt5.guard import LIVE_MODE_CHECK, LIVE_MODE_RANK, live_mode_check
 from engine.brokers.paper import PaperBroker
 from engine.commit import after_commit
+from engine.domain import BrokerKind, Timeframe
 from engine.errors import Conflict, EngineError
 from engine.models import (
     AccountEvent,
@@ -52,6 +53,7 @@ from engine.orders.gate import OrderContext
 from engine.runtime import Runtime
 from engine.strategies import create_strategy
 from engine.strategies.base import Strategy
+from engine.tasks import TaskSet
 
 QuoteHandler = Callable[[Quote], None]
 History = Mapping[tuple[str, Timeframe], list[Bar]]
@@ -84,7 +86,7 @@ class Worker:
         self.strategies: dict[str, Strategy] = {}
         self._orders: asyncio.Queue[OrderRequest | tuple[int, str]] = asyncio.Queue()
         self._quotes: asyncio.Queue[list[Quote]] = asyncio.Queue()  # own feed (MT5)
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks = TaskSet(self.account_id, lambda _task, error: self._on_crash(self, error))
         self._send_lock = asyncio.Lock()
         self._by_client_id: OrderedDict[str, TradeResult] = OrderedDict()
         self.crashes = 0
@@ -143,9 +145,9 @@ class Worker:
                     self._apply(self.broker.on_quote(quote))
         self.strategies = await self._build_strategies()
         if self.streams_own_quotes:
-            self._spawn(self._quote_loop(), "quotes")
-        self._spawn(self._order_loop(), "orders")
-        self._spawn(self._heartbeat_loop(), "heartbeat")
+            self._tasks.spawn(self._quote_loop(), "quotes")
+        self._tasks.spawn(self._order_loop(), "orders")
+        self._tasks.spawn(self._heartbeat_loop(), "heartbeat")
         self.set_state(WorkerState.RUNNING, heartbeat_at=clock.now())
         self.rt.log(
             f"worker started ({len(self.strategies)} strategies on "
@@ -162,12 +164,7 @@ class Worker:
 
     async def halt(self, timeout: float) -> None:
         """Cancel the tasks and disconnect the broker, leaving the state as it is."""
-        tasks = list(self._tasks)
-        for task in tasks:
-            task.cancel()
-        if tasks:
-            await asyncio.wait(tasks, timeout=timeout)
-        self._tasks.clear()
+        await self._tasks.stop(timeout)
         for strategy in self.strategies.values():
             strategy.stop()
         self._drain_orders()
@@ -334,7 +331,7 @@ class Worker:
             if isinstance(self.broker, Mt5Broker):
                 strategy = self._build_strategy(definition, _Context(self), {})
                 warm_up = self._warm_up_from_terminal(strategy, definition, self.broker)
-                self._spawn(warm_up, "warm-up")
+                self._tasks.spawn(warm_up, "warm-up")
             else:
                 history = self._market_history([definition])
                 strategy = self._build_strategy(definition, _Context(self), history)
@@ -480,16 +477,6 @@ class Worker:
         if definition.paused:
             strategy.pause()
         return strategy
-
-    def _spawn(self, coro: object, name: str) -> None:
-        task: asyncio.Task[None] = asyncio.create_task(coro, name=f"{self.account_id}:{name}")  # type: ignore[arg-type]
-        self._tasks.add(task)
-        task.add_done_callback(self._task_done)
-
-    def _task_done(self, task: asyncio.Task[None]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            self._on_crash(self, task.exception())  # type: ignore[arg-type]
 
     async def _order_loop(self) -> None:
         while True:

@@ -6,7 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from config.models import Settings, SystemMode
+from config.models import Settings
+from engine.domain import SystemMode
 from engine.server.routers.config_routes import REDACTED
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from config.models import SystemMode
+from engine.domain import SystemMode
 from engine.models import WorkerState
 from engine.security.principal import Role
 

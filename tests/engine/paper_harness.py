@@ -8,10 +8,11 @@ import itertools
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from config.models import AccountConfig, InstrumentConfig, MarginMode
+from config.models import AccountConfig, InstrumentConfig
 from engine.brokers.base import Changes, PaperLedger, TradeResult
 from engine.brokers.paper import PaperBroker
 from engine.clock import VirtualClock
+from engine.domain import MarginMode
 from engine.models import DealEntry, Fill, Filling, Order, OrderRequest, Position, Quote, Side
 
 MONDAY_9AM = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)

@@ -9,7 +9,8 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from config.models import InstrumentConfig, RiskSettings, Timeframe
+from config.models import InstrumentConfig, RiskSettings
+from engine.domain import Timeframe
 from engine.models import AccountSnapshot, Bar, OrderRequest, Position, Quote, Side, Signal
 from engine.strategies import Strategy, create_strategy
 

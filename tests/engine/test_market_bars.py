@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from config.models import Timeframe
+from engine.domain import Timeframe
 from engine.market.bars import BarBuilder
 from engine.models import Quote
 

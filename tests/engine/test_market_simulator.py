@@ -11,7 +11,8 @@ from itertools import pairwise
 
 import pytest
 
-from config.models import InstrumentConfig, Timeframe
+from config.models import InstrumentConfig
+from engine.domain import Timeframe
 from engine.market.bars import BarBuilder
 from engine.market.simulator import MarketSimulator
 from engine.models import Quote

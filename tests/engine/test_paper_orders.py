@@ -14,10 +14,10 @@ from decimal import Decimal
 
 import pytest
 
-from config.models import MarginMode
 from engine.brokers import retcodes
 from engine.brokers.base import PaperLedger, TradeResult
 from engine.brokers.paper import PaperBroker
+from engine.domain import MarginMode
 from engine.models import (
     DealEntry,
     Fill,

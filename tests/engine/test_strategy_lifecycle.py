@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from config.models import Timeframe
+from engine.domain import Timeframe
 from engine.errors import Conflict
 from engine.models import Side, StrategyState
 from tests.engine.strategy_harness import (

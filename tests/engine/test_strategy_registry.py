@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from config.models import RiskSettings, Timeframe
+from config.models import RiskSettings
 from config.strategies import STRATEGY_PARAMS
+from engine.domain import Timeframe
 from engine.errors import InvalidRequest, ValidationFailed
 from engine.strategies import STRATEGIES, Strategy, create_strategy
 from tests.engine.strategy_harness import RecordingContext

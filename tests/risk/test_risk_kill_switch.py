@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from config.models import Settings, SystemMode
+from config.models import Settings
 from engine.brokers import retcodes
 from engine.clock import VirtualClock
+from engine.domain import SystemMode
 from engine.engine import Engine
 from engine.errors import Conflict
 from engine.models import OrderStatus, OrderType, Side, StrategyState

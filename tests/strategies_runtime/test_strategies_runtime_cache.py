@@ -5,7 +5,8 @@ to the source."""
 
 from __future__ import annotations
 
-from config.models import Settings, Timeframe
+from config.models import Settings
+from engine.domain import Timeframe
 from engine.engine import Engine
 from engine.models import MarketCacheStats
 from tests.conftest import EngineFactory

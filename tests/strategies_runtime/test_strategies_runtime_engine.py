@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from config.models import Settings, Timeframe
+from config.models import Settings
+from engine.domain import Timeframe
 from engine.engine import Engine
 from engine.errors import Conflict, ValidationFailed, WorkerNotFound
 from engine.models import Order, OrderSource, StrategyEvent, StrategyState

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rich.console import Console
 
-from config.models import SystemMode
+from engine.domain import SystemMode
 from engine.engine import Engine
 from tui.state import PanelState
 from tui.widgets.header import render_header

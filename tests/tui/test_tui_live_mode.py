@@ -4,8 +4,8 @@ never out of a kill-switch halt."""
 
 from __future__ import annotations
 
-from config.models import SystemMode
 from engine.client import ACTIONS, LocalEngineClient
+from engine.domain import SystemMode
 from engine.engine import Engine
 from tests.tui.helpers import RestrictedClient, notifications, ready, until
 from tui.app import TradeDeckApp

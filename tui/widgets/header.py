@@ -11,7 +11,7 @@ from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
 
-from config.models import SystemMode
+from engine.domain import SystemMode
 from engine.models import EngineState
 from tui import formatting as fmt
 from tui.state import PanelState

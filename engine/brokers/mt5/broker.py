@@ -29,7 +29,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Literal
 
-from config.models import AccountConfig, BrokerKind, Timeframe
+from config.models import AccountConfig
 from engine.alerts import AlertCenter
 from engine.brokers import retcodes
 from engine.brokers.base import Changes, PaperLedger, TradeResult, TriggerBand, new_order
@@ -40,6 +40,7 @@ from engine.brokers.mt5.credentials import password_variable, read_password
 from engine.brokers.mt5.mapping import Record, SymbolSpec
 from engine.brokers.mt5.transport import Bridge, BridgeDown, BridgeLost
 from engine.clock import Clock
+from engine.domain import BrokerKind, Timeframe
 from engine.errors import EngineError, Unavailable
 from engine.models import (
     AccountSnapshot,

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from config.models import BrokerKind, SystemMode
 from engine.brokers import retcodes
+from engine.domain import BrokerKind, SystemMode
 from engine.orders.gate import OrderContext, PreTradeCheck, Rejection
 
 LIVE_MODE_CHECK = "mode.live"

@@ -16,10 +16,10 @@ from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from config.models import Timeframe
 from config.strategies import STRATEGY_PARAMS
 from engine.analytics.performance import compute_performance
 from engine.backtest import BacktestSpec, run_backtest
+from engine.domain import Timeframe
 from engine.jobs.context import JobContext, PermanentFailure
 from engine.jobs.metrics import INTRADAY, metrics_dict
 from engine.jobs.registry import Handler

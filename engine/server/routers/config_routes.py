@@ -22,8 +22,9 @@ from fastapi import APIRouter, Body, Depends, Request
 from pydantic import BaseModel, Field, ValidationError
 
 from config.issues import ValidationIssue, ValidationReport
-from config.models import Settings, SystemMode
+from config.models import Settings
 from config.validation import field_path, path_under, pydantic_message, validate_settings
+from engine.domain import SystemMode
 from engine.engine import Engine
 from engine.security.principal import Principal
 from engine.server.deps import admin, audited, get_engine, require_all_accounts, viewer

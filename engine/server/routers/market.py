@@ -8,7 +8,7 @@ from typing import Literal
 from fastapi import APIRouter, Body, Depends, Query, Request
 from pydantic import BaseModel, Field
 
-from config.models import Timeframe
+from engine.domain import Timeframe
 from engine.engine import Engine
 from engine.models import MarketCacheStats, MarketView
 from engine.security.principal import Principal

@@ -14,7 +14,7 @@ from decimal import Decimal
 from fastapi import APIRouter, Depends, Path, Query, Request, status
 from pydantic import Field
 
-from config.models import RiskAction, RiskLimitKind, RiskScope
+from engine.domain import RiskAction, RiskLimitKind, RiskScope
 from engine.engine import Engine
 from engine.models import RiskEvaluation, RiskLimit
 from engine.risk.service import RiskLimitNotFound

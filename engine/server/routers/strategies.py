@@ -12,7 +12,8 @@ from typing import Any
 from fastapi import APIRouter, Depends, Path, Query, Request, status
 from pydantic import Field
 
-from config.models import RiskOverrides, Timeframe
+from config.models import RiskOverrides
+from engine.domain import Timeframe
 from engine.engine import Engine
 from engine.models import StrategyInfo, StrategyState
 from engine.security.principal import Principal

@@ -16,7 +16,7 @@ from typing import Any, Literal
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 
-from config.models import SystemMode
+from engine.domain import SystemMode
 from engine.engine import Engine
 from engine.models import AlertStatus, EngineState, SystemStatus, WorkerInfo, WorkerState
 from engine.security.principal import Principal

@@ -12,12 +12,13 @@ from pathlib import Path
 import pytest
 
 from config.loader import load_settings
-from config.models import AccountConfig, BrokerKind, InstrumentConfig
+from config.models import AccountConfig, InstrumentConfig
 from engine.alerts import AlertCenter
 from engine.brokers.base import Changes, PaperLedger
 from engine.brokers.mt5.broker import Mt5Broker, Mt5Hooks, Retry
 from engine.bus import EventBus
 from engine.clock import RealClock
+from engine.domain import BrokerKind
 from engine.ids import IdSequence
 from engine.models import Quote, WorkerState
 from storage.store import Store

@@ -13,9 +13,9 @@ from decimal import Decimal
 
 import pytest
 
-from config.models import Timeframe
 from engine.brokers import retcodes
 from engine.brokers.mt5 import constants as mt5
+from engine.domain import Timeframe
 from engine.errors import InvalidRequest, Unavailable
 from engine.models import DealEntry, OrderRequest, OrderStatus, OrderType, Side, WorkerState
 from tests.engine.helpers import eventually

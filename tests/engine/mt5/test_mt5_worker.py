@@ -14,9 +14,10 @@ from decimal import Decimal
 import pytest
 
 from config.loader import load_settings
-from config.models import BrokerKind, Settings, StrategyConfig, SystemMode, Timeframe
+from config.models import Settings, StrategyConfig
 from engine.brokers import retcodes
 from engine.brokers.mt5 import constants as mt5
+from engine.domain import BrokerKind, SystemMode, Timeframe
 from engine.engine import Engine
 from engine.models import OrderRequest, OrderStatus, Side, WorkerState
 from tests.conftest import EngineFactory
