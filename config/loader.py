@@ -9,9 +9,10 @@ file goes (`TRADEDECK_DEFAULTS__RISK__RISK_PERCENT=2`). A list item is picked by
 index or, for accounts, by id (`TRADEDECK_ACCOUNTS__ACCOUNT_001__ENABLED=false`);
 values starting with `[` or `{` are JSON. Variables without `__`
 (`TRADEDECK_TOKEN`, `TRADEDECK_MT5_PASSWORD_<ACCOUNT>`) are not settings and are
-left alone. This is a small explicit merge rather than pydantic-settings: that
-reads `os.environ` only and cannot address list items, while here the
-environment is injectable (tests) and each override is named in its error.
+left alone. pydantic-settings reads and nests the variables (prefix, case,
+delimiter, JSON for complex fields); what it cannot do, address a list item by
+its id and merge into the file's values rather than replace them, is a small
+merge here, which also names each override's variable in its error.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
+from pydantic_settings import EnvSettingsSource, SettingsError
+from pydantic_settings.sources.utils import parse_env_vars
 
 from config.env import ENV_PREFIX, env_name, password_env_var
 from config.issues import ValidationReport
@@ -160,73 +163,147 @@ def _error_sentence(path: Path | None, report: ValidationReport) -> str:
 # --- environment overrides -------------------------------------------------------------
 
 
+class _Environment(EnvSettingsSource):
+    """pydantic-settings' environment source over `Settings`, reading the mapping
+    it is given (the process environment by default) instead of `os.environ`
+    itself, so tests and `validate` can pass their own."""
+
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        self._environ = environ
+        super().__init__(
+            Settings,  # type: ignore[arg-type]  # a plain model: only its fields are read
+            case_sensitive=False,
+            env_prefix=ENV_PREFIX,
+            env_nested_delimiter=ENV_NESTING,
+        )
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        return parse_env_vars(self._environ, case_sensitive=False)
+
+
 def _apply_env(
     data: dict[str, Any], env: Mapping[str, str], report: ValidationReport
 ) -> dict[str, str]:
-    """Set every `TRADEDECK_<A>__<B>...` value into `data`; returns which variable
+    """Merge every `TRADEDECK_<A>__<B>...` value into `data`; returns which variable
     set which field path. A variable that addresses nothing is an error."""
-    overridden: dict[str, str] = {}
-    for variable in sorted(env):
-        name = variable.upper()
-        if not name.startswith(ENV_PREFIX) or ENV_NESTING not in name:
-            continue
-        keys = name.removeprefix(ENV_PREFIX).split(ENV_NESTING)
-        try:
-            path = _set_nested(data, keys, _env_value(env[variable]))
-        except _Unaddressable as problem:
-            report.error(problem.path, f"{variable}: {problem}")
-            continue
-        overridden[path] = variable
-    return overridden
+    variables = {
+        name.upper(): name
+        for name in env
+        if name.upper().startswith(ENV_PREFIX) and ENV_NESTING in name
+    }
+    if not variables:
+        return {}
+    problems: list[tuple[str, str, str]] = []  # (variable, path, message)
+    for upper, variable in variables.items():
+        section = upper.removeprefix(ENV_PREFIX).split(ENV_NESTING)[0].lower()
+        if section not in Settings.model_fields:
+            problems.append((variable, section, f"there is no section [{section}]"))
+    try:
+        overrides = _Environment({variables[u]: env[variables[u]] for u in variables})()
+    except SettingsError as error:
+        problems.append(_malformed(env, variables, error))
+        overrides = {}
+    merge = _Merge(variables, problems)
+    merge.into(data, overrides, [], [])
+    for variable, path, message in sorted(problems):
+        report.error(path, f"{variable}: {message}")
+    return merge.overridden
 
 
-class _Unaddressable(Exception):
-    def __init__(self, path: str, message: str) -> None:
-        super().__init__(message)
-        self.path = path
+def _malformed(
+    env: Mapping[str, str], variables: dict[str, str], error: SettingsError
+) -> tuple[str, str, str]:
+    """The variable whose JSON value pydantic-settings could not decode."""
+    for variable in sorted(variables.values()):
+        value = env[variable]
+        if value.lstrip().startswith(("[", "{")):
+            try:
+                json.loads(value)
+            except json.JSONDecodeError as bad:
+                path = variable.upper().removeprefix(ENV_PREFIX).lower().replace(ENV_NESTING, ".")
+                return variable, path, f"the value is not valid JSON ({bad.msg})"
+    return ENV_PREFIX + "*", "", str(error)
 
 
-def _set_nested(data: dict[str, Any], keys: list[str], value: Any) -> str:
-    """Walk `keys` into `data` (tables by name, case-insensitive; lists by index
-    or item id), creating missing tables, and set `value` at the end. Returns
-    the field path that was set."""
-    node: Any = data
-    at: list[str | int] = []
-    for position, key in enumerate(keys):
-        last = position == len(keys) - 1
-        if isinstance(node, dict):
-            name = next((k for k in node if k.upper() == key), key.lower())
-            at.append(name)
-            if last:
-                node[name] = value
+class _Merge:
+    """Merges pydantic-settings' nested overrides into the file's data: tables by
+    name (case-insensitive), lists by index or item id, creating missing tables;
+    a JSON array replaces what it names, a JSON object merges into it."""
+
+    def __init__(self, variables: dict[str, str], problems: list[tuple[str, str, str]]) -> None:
+        self._variables = variables
+        self._problems = problems
+        self.overridden: dict[str, str] = {}
+
+    def into(
+        self, node: Any, overrides: dict[str, Any], at: list[str | int], keys: list[str]
+    ) -> None:
+        for key, value in overrides.items():
+            here = [*keys, key]
+            if isinstance(node, dict):
+                name = next((k for k in node if str(k).lower() == key), key)
+                self._set(node, name, value, [*at, name], here)
+            elif isinstance(node, list):
+                index = self._index(node, key, at, here)
+                if index is not None:
+                    self._set(node, index, value, [*at, index], here)
             else:
-                node = node.setdefault(name, {})
-        elif isinstance(node, list):
-            index = _list_index(node, key, at)
-            at.append(index)
-            if last:
-                node[index] = value
-            else:
-                node = node[index]
+                self._problem(here, field_path(*at), f"{field_path(*at)} is a value, not a table")
+
+    def _set(
+        self, node: Any, name: str | int, value: Any, at: list[str | int], keys: list[str]
+    ) -> None:
+        current = node[name] if isinstance(node, list) or name in node else None
+        if isinstance(value, dict) and current is None:
+            current = node[name] = {}  # a table the file does not have
+        if isinstance(value, dict) and isinstance(current, (dict, list)):
+            self.into(current, value, at, keys)
+        elif isinstance(value, dict) and current is not None:
+            self._problem(keys, field_path(*at), f"{field_path(*at)} is a value, not a table")
         else:
-            raise _Unaddressable(field_path(*at), f"{field_path(*at)} is a value, not a table")
-    return field_path(*at)
+            node[name] = _env_value(value)
+            self.overridden[field_path(*at)] = self._variable(keys)
+
+    def _index(
+        self, items: list[Any], key: str, at: list[str | int], keys: list[str]
+    ) -> int | None:
+        if key.isdigit():
+            if int(key) < len(items):
+                return int(key)
+            self._problem(keys, field_path(*at), f"there is no item {key} in {field_path(*at)}")
+            return None
+        for index, item in enumerate(items):
+            if isinstance(item, dict) and env_name(str(item.get("id", ""))) == key.upper():
+                return index
+        self._problem(
+            keys, field_path(*at), f"no item in {field_path(*at)} has the id {key.upper()}"
+        )
+        return None
+
+    def _variable(self, keys: list[str]) -> str:
+        """The variable that set `keys`: the longest prefix that names one."""
+        for end in range(len(keys), 0, -1):
+            name = ENV_PREFIX + ENV_NESTING.join(keys[:end]).upper()
+            if name in self._variables:
+                return self._variables[name]
+        return ENV_PREFIX + ENV_NESTING.join(keys).upper()
+
+    def _problem(self, keys: list[str], path: str, message: str) -> None:
+        """One problem for each variable at or beneath `keys`."""
+        name = ENV_PREFIX + ENV_NESTING.join(keys).upper()
+        beneath = [
+            v for u, v in self._variables.items() if u == name or u.startswith(name + ENV_NESTING)
+        ]
+        for variable in beneath or [self._variable(keys)]:
+            self._problems.append((variable, path, message))
 
 
-def _list_index(items: list[Any], key: str, at: list[str | int]) -> int:
-    if key.isdigit():
-        if int(key) < len(items):
-            return int(key)
-        raise _Unaddressable(field_path(*at), f"there is no item {key} in {field_path(*at)}")
-    for index, item in enumerate(items):
-        if isinstance(item, dict) and env_name(str(item.get("id", ""))) == key:
-            return index
-    raise _Unaddressable(field_path(*at), f"no item in {field_path(*at)} has the id {key}")
-
-
-def _env_value(raw: str) -> Any:
-    """Scalars stay strings (pydantic converts them); `[...]` and `{...}` are JSON."""
-    if raw.lstrip().startswith(("[", "{")):
+def _env_value(raw: Any) -> Any:
+    """Strings pydantic-settings left alone (under a list item it cannot type)
+    that look like JSON are decoded; other scalars stay strings for pydantic."""
+    if isinstance(raw, dict):
+        return {key: _env_value(value) for key, value in raw.items()}
+    if isinstance(raw, str) and raw.lstrip().startswith(("[", "{")):
         try:
             return json.loads(raw)
         except json.JSONDecodeError:

@@ -162,6 +162,35 @@ def test_an_override_that_addresses_nothing_is_an_error(valid_file: Path) -> Non
     assert "TRADEDECK_ENGINE__SEEDS" in report.issues[3].message
 
 
+def test_an_unknown_section_is_named_with_its_variable(valid_file: Path) -> None:
+    report = check_file(valid_file, env={"TRADEDECK_ENGNE__SEED": "7"})
+    assert issue_paths(report) == ["engne"]
+    assert report.issues[0].message == "TRADEDECK_ENGNE__SEED: there is no section [engne]"
+
+
+def test_malformed_json_names_its_variable_and_keeps_the_file(valid_file: Path) -> None:
+    report = check_file(valid_file, env={"TRADEDECK_RISK__LIMITS": '[{"id": "x",'})
+    assert issue_paths(report) == ["risk.limits"]
+    assert report.issues[0].message.startswith("TRADEDECK_RISK__LIMITS: the value is not valid JSON")
+
+
+def test_variable_names_are_case_insensitive_and_json_objects_merge(valid_file: Path) -> None:
+    settings = load_settings(
+        valid_file,
+        env={
+            "tradedeck_engine__seed": "5",
+            "TRADEDECK_DEFAULTS__RISK": '{"risk_percent": 3}',
+            "TRADEDECK_ACCOUNTS__ACCOUNT_001__RISK__MAX_POSITIONS": "2",
+        },
+    )
+    assert settings.engine.seed == 5
+    resolved = settings.account_risk(settings.accounts[0])
+    assert resolved.risk_percent == 3.0
+    plain = load_settings(valid_file)
+    assert resolved.stop_loss_pips == plain.account_risk(plain.accounts[0]).stop_loss_pips
+    assert settings.accounts[0].risk.max_positions == 2
+
+
 def test_password_env_var_names() -> None:
     assert password_env_var("account-001") == "TRADEDECK_MT5_PASSWORD_ACCOUNT_001"
 
