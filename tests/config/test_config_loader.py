@@ -171,7 +171,8 @@ def test_an_unknown_section_is_named_with_its_variable(valid_file: Path) -> None
 def test_malformed_json_names_its_variable_and_keeps_the_file(valid_file: Path) -> None:
     report = check_file(valid_file, env={"TRADEDECK_RISK__LIMITS": '[{"id": "x",'})
     assert issue_paths(report) == ["risk.limits"]
-    assert report.issues[0].message.startswith("TRADEDECK_RISK__LIMITS: the value is not valid JSON")
+    message = report.issues[0].message
+    assert message.startswith("TRADEDECK_RISK__LIMITS: the value is not valid JSON")
 
 
 def test_variable_names_are_case_insensitive_and_json_objects_merge(valid_file: Path) -> None:
