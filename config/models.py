@@ -172,6 +172,21 @@ class RateLimitSettings(_Section):
     )
 
 
+class DialectSettings(_Section):
+    """The seeds' APIs, each answered at its own paths beside `/api/v1` (see
+    docs/dialects.md). Each can be switched off."""
+
+    workers: bool = Field(default=True, description="`/api/workers`: the worker manager API")
+    control_panel: bool = Field(
+        default=True, description="`/api/system`, `/api/config`, ...: the control-panel API"
+    )
+    ws_query_token: bool = Field(
+        default=False,
+        description="accept `?token=` on the seeds' WebSocket paths (tokens in URLs end up in "
+        "logs and browser history; off by default)",
+    )
+
+
 class ServerSettings(_Section):
     host: str = "127.0.0.1"
     port: int = Field(default=8765, ge=0, le=65535)
@@ -193,6 +208,7 @@ class ServerSettings(_Section):
     )
     ws_auth_timeout_seconds: float = Field(default=5.0, gt=0)
     rate_limits: RateLimitSettings = Field(default_factory=RateLimitSettings)
+    dialects: DialectSettings = Field(default_factory=DialectSettings)
 
 
 class ScheduleConfig(_Section):

@@ -185,8 +185,8 @@ class Engine(Kernel):
         await self.store.accounts.set_desired(account_id, True)
         return info
 
-    async def start_all(self) -> list[WorkerInfo]:
-        infos = await self.manager.start_all()
+    async def start_all(self, *, validate: bool = True) -> list[WorkerInfo]:
+        infos = await self.manager.start_all(validate=validate)
         await asyncio.gather(*(self.store.accounts.set_desired(i.account_id, True) for i in infos))
         return infos
 

@@ -16,9 +16,10 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from engine.engine import Engine
-from engine.server import errors
+from engine.server import dialects, errors
 from engine.server.audit import AuditMiddleware
 from engine.server.metrics import install as install_metrics
+from engine.server.paths import ApiPaths
 from engine.server.ratelimit import RateLimitMiddleware
 from engine.server.routers import (
     alerts,
@@ -104,6 +105,8 @@ def create_app(engine: Engine, security: Any) -> FastAPI:
     errors.install(app)
     for module, prefix in ROUTERS:
         app.include_router(module.router, prefix=prefix)
+    # After v1, so that where a seed's path is also a v1 path, v1 answers.
+    app.state.paths = ApiPaths(dialects.install(app, security.settings.dialects))
     # The stream's clients; the server's owner calls `app.state.hub.close()` first on shutdown.
     app.state.hub = Hub(engine, security.settings, security)
     # The last added runs first: request id, latency metrics, rate limit, audit.

@@ -1,4 +1,4 @@
-"""Every mutation on `/api/v1` reaches the audit log.
+"""Every mutation on the API (`/api/v1` and the dialects) reaches the audit log.
 
 Routes that know what they did record it themselves (`deps.audited`, with a
 meaningful action and target). For any other non-GET request, including those
@@ -20,8 +20,6 @@ from storage.errors import StorageError
 
 log = logging.getLogger("tradedeck.api")
 
-API = "/api/v1"
-PREFIX = f"{API}/"
 _READS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
@@ -33,7 +31,7 @@ class AuditMiddleware:
         if (
             scope["type"] != "http"
             or scope["method"] in _READS
-            or not scope.get("path", "").startswith(PREFIX)
+            or scope["app"].state.paths.group(scope["path"]) is None
         ):
             await self.app(scope, receive, send)
             return
@@ -59,12 +57,7 @@ async def _record(scope: Scope, request: RequestAudit, status: int) -> None:
     if request.recorded:
         return
     security: Security = scope["app"].state.security
-    route = getattr(scope.get("route"), "path", None)
-    if route is None:
-        route = scope["path"]
-    elif not route.startswith(PREFIX):
-        # FastAPI's included routes carry their path without the include prefix.
-        route = API + route
+    route = _template(scope)
     outcome = "ok" if status < 400 else CODE_BY_STATUS.get(status, "INTERNAL_ERROR")
     try:
         await security.audit(
@@ -72,3 +65,17 @@ async def _record(scope: Scope, request: RequestAudit, status: int) -> None:
         )
     except StorageError as error:
         log.error("audit entry for %s %s not written: %s", scope["method"], scope["path"], error)
+
+
+def _template(scope: Scope) -> str:
+    """The route's template with the prefixes it was included under: FastAPI's
+    `scope["route"]` carries its path without the application's include prefix
+    (`/workers/{account_id}/stop` for `/api/v1/workers/x/stop`)."""
+    path: str = scope["path"]
+    route = getattr(scope.get("route"), "path", None)
+    if not route:
+        return path
+    missing = path.rstrip("/").count("/") - route.rstrip("/").count("/")
+    if missing <= 0:
+        return route
+    return "/".join(path.split("/")[: missing + 1]) + route

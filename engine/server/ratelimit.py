@@ -1,11 +1,12 @@
-"""Rate limits on `/api/v1`: per caller and per endpoint group.
+"""Rate limits on the API: per caller and per endpoint group.
 
 The caller is the API key or user behind the request's token, else the client
 address; the group is the first path segment after `/api/v1` (`workers`,
-`auth`, ...). Every limited response carries `X-RateLimit-Limit`,
-`X-RateLimit-Remaining` and `X-RateLimit-Reset` (seconds until the window
-turns); past the limit the answer is 429 `RATE_LIMITED` with `Retry-After`.
-Health, docs and metrics are outside `/api/v1` and never limited.
+`auth`, ...; a dialect's path shares its v1 twin's, see `paths`). Every
+limited response carries `X-RateLimit-Limit`, `X-RateLimit-Remaining` and
+`X-RateLimit-Reset` (seconds until the window turns); past the limit the
+answer is 429 `RATE_LIMITED` with `Retry-After`. Health, docs and metrics are
+in no group and never limited.
 """
 
 from __future__ import annotations
@@ -18,22 +19,19 @@ from engine.security.models import RateDecision
 from engine.security.principal import Principal
 from engine.security.service import Security
 
-PREFIX = "/api/v1/"
-
 
 class RateLimitMiddleware:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        path: str = scope.get("path", "")
-        if scope["type"] != "http" or not path.startswith(PREFIX):
+        group = scope["app"].state.paths.group(scope["path"]) if scope["type"] == "http" else None
+        if group is None:
             await self.app(scope, receive, send)
             return
         security: Security = scope["app"].state.security
         principal = await _caller(scope, security)
         subject = principal.rate_key if principal is not None else f"ip:{_address(scope)}"
-        group = path[len(PREFIX) :].split("/", 1)[0] or "root"
         decision: RateDecision = await security.rate_limit(
             subject, group, None if principal is None else principal.role
         )

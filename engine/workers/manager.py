@@ -96,14 +96,16 @@ class WorkerManager:
             await self.stop(account_id)
         return await self.start(account_id)
 
-    async def start_all(self) -> list[WorkerInfo]:
+    async def start_all(self, *, validate: bool = True) -> list[WorkerInfo]:
         """Start every enabled worker that is not running; failures are logged, not raised."""
         candidates = [
             w.account_id
             for w in self.workers.values()
             if w.account.enabled and w.state not in _ACTIVE
         ]
-        started = await asyncio.gather(*(self.start(a) for a in candidates), return_exceptions=True)
+        started = await asyncio.gather(
+            *(self.start(a, validate=validate) for a in candidates), return_exceptions=True
+        )
         infos: list[WorkerInfo] = []
         for account_id, outcome in zip(candidates, started, strict=True):
             if isinstance(outcome, BaseException):

@@ -6,7 +6,7 @@ before `/workers/{account_id}` so the parameter never captures them.
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Body, Depends, Query, Request, Response, status
+from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response, status
 
 from config.issues import ValidationReport
 from engine.engine import Engine
@@ -67,15 +67,18 @@ async def list_workers(
 
 @router.post("/start-all", response_model=BatchStarted, status_code=status.HTTP_201_CREATED)
 async def start_all(
-    engine: Engine = Depends(get_engine), principal: Principal = Depends(trader)
+    apply_defaults: bool = Query(True, description="accepted; defaults always apply"),
+    validate: bool = Query(True, description="refuse accounts whose configuration has errors"),
+    engine: Engine = Depends(get_engine),
+    principal: Principal = Depends(trader),
 ) -> BatchStarted:
     if principal.accounts is None:
-        started = await engine.start_all()
+        started = await engine.start_all(validate=validate)
     else:
         started = []
         for worker in engine.workers():
             if principal.sees(worker.account_id) and worker.status is WorkerState.STOPPED:
-                started.append(await engine.start_worker(worker.account_id))
+                started.append(await engine.start_worker(worker.account_id, validate=validate))
     return BatchStarted(
         started_count=len(started),
         started_workers={w.account_id: w.model_dump(mode="json") for w in started},
@@ -84,14 +87,16 @@ async def start_all(
 
 @router.post("/stop-all", response_model=BatchStopped)
 async def stop_all(
-    engine: Engine = Depends(get_engine), principal: Principal = Depends(trader)
+    timeout: float | None = Query(None, gt=0, le=300, description="seconds per worker"),
+    engine: Engine = Depends(get_engine),
+    principal: Principal = Depends(trader),
 ) -> BatchStopped:
     if principal.accounts is None:
-        return BatchStopped(stopped_count=await engine.stop_all())
+        return BatchStopped(stopped_count=await engine.stop_all(timeout))
     stopped = 0
     for worker in engine.workers():
         if principal.sees(worker.account_id) and worker.status is not WorkerState.STOPPED:
-            await engine.stop_worker(worker.account_id)
+            await engine.stop_worker(worker.account_id, timeout)
             stopped += 1
     return BatchStopped(stopped_count=stopped)
 
@@ -116,8 +121,13 @@ async def validate_all(
 
 @router.get("/{account_id}", response_model=WorkerInfo)
 async def get_worker(
-    account_id: str, engine: Engine = Depends(get_engine), principal: Principal = Depends(viewer)
+    account_id: str = Path(description="an account id, or the worker_id of its current run"),
+    engine: Engine = Depends(get_engine),
+    principal: Principal = Depends(viewer),
 ) -> WorkerInfo:
+    workers = engine.workers()
+    if not any(w.account_id == account_id for w in workers):
+        account_id = next((w.account_id for w in workers if w.worker_id == account_id), account_id)
     check_account(principal, account_id)
     return engine.worker(account_id)
 

@@ -1,0 +1,45 @@
+"""The seeds' dialects: the APIs that clients were written against, answered
+at their own paths beside `/api/v1`.
+
+Each module is one API, a thin adapter that maps the seed's requests onto the
+same handlers and services as `/api/v1` and their results onto the seed's
+shapes, so validation, roles, account scopes, rate limits and audit are v1's.
+Each can be switched off under `[server.dialects]`; docs/dialects.md has one
+table per dialect: its paths, the v1 twin, and what differs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fastapi import APIRouter, FastAPI
+
+from config.models import DialectSettings
+from engine.server.dialects import control_panel, workers_api
+
+
+@dataclass(frozen=True)
+class Dialect:
+    name: str  # the switch under [server.dialects]
+    title: str
+    router: APIRouter
+    root_groups: tuple[str, ...] = ()  # endpoint groups at the root, for rate limits and audit
+
+
+DIALECTS = (
+    Dialect("workers", workers_api.TITLE, workers_api.router),
+    Dialect("control_panel", control_panel.TITLE, control_panel.router),
+)
+
+
+def enabled(settings: DialectSettings) -> list[Dialect]:
+    return [d for d in DIALECTS if getattr(settings, d.name)]
+
+
+def install(app: FastAPI, settings: DialectSettings) -> tuple[str, ...]:
+    """Serve every enabled dialect; returns the root groups they add."""
+    groups: list[str] = []
+    for dialect in enabled(settings):
+        app.include_router(dialect.router)
+        groups.extend(dialect.root_groups)
+    return tuple(groups)
