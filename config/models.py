@@ -180,6 +180,11 @@ class DialectSettings(_Section):
     control_panel: bool = Field(
         default=True, description="`/api/system`, `/api/config`, ...: the control-panel API"
     )
+    risk_jobs: bool = Field(
+        default=True,
+        description="`/api/v1/jobs/health`, `/jobs/enqueue`, `/jobs/job/{id}`, ...: the risk, "
+        "market-data and jobs API",
+    )
     ws_query_token: bool = Field(
         default=False,
         description="accept `?token=` on the seeds' WebSocket paths (tokens in URLs end up in "

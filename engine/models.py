@@ -664,6 +664,21 @@ class JobStats(_Model):
     runners: int
 
 
+class RunnerStats(_Model):
+    """What the job runners did since the engine started: attempts that ended,
+    by outcome, and how long they took (on the engine clock)."""
+
+    since: datetime | None = Field(description="when the runners started")
+    runners: int
+    running: int = Field(description="attempts under way now")
+    processed: int = Field(description="attempts that ended: succeeded + failed + cancelled")
+    succeeded: int
+    failed: int = Field(description="attempts that raised or timed out (retried or dead)")
+    cancelled: int
+    success_rate: float = Field(description="percent of processed attempts that succeeded")
+    mean_duration_seconds: float
+
+
 class JobsOverview(_Model):
     """The panel's jobs pane at once: the queue's counts, the running jobs with
     their progress, and the latest completions and failures."""
@@ -697,6 +712,7 @@ class Schedule(_Model):
     created_at: datetime
     updated_at: datetime
     last_run_at: datetime | None = None
+    run_count: int = Field(default=0, ge=0, description="times the rule fired, under this name")
     next_run_at: datetime | None = Field(default=None, description="None while disabled")
 
 

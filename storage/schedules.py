@@ -31,7 +31,13 @@ class ScheduleStore:
 
     def ran(self, name: str, at: datetime) -> asyncio.Future[None]:
         return self._db.writer.submit(
-            [("UPDATE schedules SET last_run_at = ? WHERE name = ?", (timestamp(at), name))]
+            [
+                (
+                    "UPDATE schedules SET last_run_at = ?, run_count = run_count + 1 "
+                    "WHERE name = ?",
+                    (timestamp(at), name),
+                )
+            ]
         )
 
     def delete(self, name: str) -> asyncio.Future[None]:

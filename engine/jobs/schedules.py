@@ -115,6 +115,11 @@ class ScheduleService:
 
     # --- commands --------------------------------------------------------------
 
+    @property
+    def running(self) -> bool:
+        """Whether the scheduler is firing rules (between `start` and `stop`)."""
+        return self._scheduler is not None and bool(self._scheduler.running)
+
     async def put(
         self,
         name: str,
@@ -155,6 +160,7 @@ class ScheduleService:
             timeout_seconds=timeout_seconds,
             created_at=previous.created_at if previous else now,
             updated_at=now,
+            run_count=previous.run_count if previous else 0,
         )
         await self._save(schedule)
         return self.get(name), previous is None
@@ -263,7 +269,9 @@ class ScheduleService:
         if schedule is None or not schedule.enabled or run_time is None:
             return
         await self._enqueue(schedule)
-        schedule = schedule.model_copy(update={"last_run_at": run_time})
+        schedule = schedule.model_copy(
+            update={"last_run_at": run_time, "run_count": schedule.run_count + 1}
+        )
         self._schedules[name] = schedule
         await self._store.schedules.ran(name, run_time)
         self._publish(schedule)

@@ -17,6 +17,7 @@ import asyncio
 import logging
 import random
 import traceback
+from collections import Counter
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -46,6 +47,7 @@ from engine.models import (
     JobPriority,
     JobState,
     JobStats,
+    RunnerStats,
     Severity,
     StrategyInfo,
 )
@@ -97,6 +99,14 @@ class JobService:
         self._timer_at: datetime | None = None
         self._random = random.Random(services.settings.engine.seed)
         self._started = False
+        self._started_at: datetime | None = None
+        self._outcomes: Counter[str] = Counter()
+        self._busy_seconds = 0.0
+
+    @property
+    def started(self) -> bool:
+        """Whether the runners are running (between `start` and `stop`)."""
+        return self._started
 
     @property
     def config(self) -> JobSettings:
@@ -111,6 +121,7 @@ class JobService:
         if self._started:
             return
         self._started = True
+        self._started_at = self._clock.now()
         self._ids = IdSequence(await self._store.jobs.max_id())
         await self._recover()
         for n in range(self.config.runners):
@@ -371,21 +382,49 @@ class JobService:
                 result = to_jsonable_python(await spec.run(context, args))
         except JobCancelled:
             self._end(job.id, JobState.CANCELLED, message="cancelled while running")
+            self._tally("cancelled", now)
         except TimeoutError:
             self._failed(
                 job.id, f"timed out after {job.timeout_seconds:g} s", traceback.format_exc()
             )
+            self._tally("failed", now)
         except asyncio.CancelledError:
             self._interrupted(job.id)
             raise
         except PermanentFailure as error:
             self._failed(job.id, str(error), traceback.format_exc(), permanent=True)
+            self._tally("failed", now)
         except Exception as error:
             self._failed(job.id, f"{type(error).__name__}: {error}", traceback.format_exc())
+            self._tally("failed", now)
         else:
             self._end(job.id, JobState.COMPLETED, result=result, progress=100.0)
+            self._tally("succeeded", now)
         finally:
             del self._running[job.id]
+
+    def _tally(self, outcome: str, began: datetime) -> None:
+        self._outcomes[outcome] += 1
+        self._busy_seconds += (self._clock.now() - began).total_seconds()
+
+    def runner_stats(self) -> RunnerStats:
+        """The runners' work since the engine started (not stored: a restart
+        starts counting again)."""
+        succeeded, failed, cancelled = (
+            self._outcomes[k] for k in ("succeeded", "failed", "cancelled")
+        )
+        processed = succeeded + failed + cancelled
+        return RunnerStats(
+            since=self._started_at,
+            runners=self.config.runners if self._started else 0,
+            running=len(self._running),
+            processed=processed,
+            succeeded=succeeded,
+            failed=failed,
+            cancelled=cancelled,
+            success_rate=round(100 * succeeded / processed, 2) if processed else 0.0,
+            mean_duration_seconds=round(self._busy_seconds / processed, 3) if processed else 0.0,
+        )
 
     def _reporter(self, job_id: int) -> ProgressReporter:
         async def report(percent: float, message: str) -> None:

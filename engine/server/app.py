@@ -103,10 +103,15 @@ def create_app(engine: Engine, security: Any) -> FastAPI:
     app.state.engine = engine
     app.state.security = security
     errors.install(app)
+    chosen = security.settings.dialects
+    # Dialects sharing v1's paths declare only what v1 lacks, literal paths among
+    # them, so they go first; the others go after, so that v1 answers where a
+    # seed's path is also a v1 path.
+    groups = dialects.install(app, chosen, before_v1=True)
     for module, prefix in ROUTERS:
         app.include_router(module.router, prefix=prefix)
-    # After v1, so that where a seed's path is also a v1 path, v1 answers.
-    app.state.paths = ApiPaths(dialects.install(app, security.settings.dialects))
+    groups += dialects.install(app, chosen, before_v1=False)
+    app.state.paths = ApiPaths(groups)
     # The stream's clients; the server's owner calls `app.state.hub.close()` first on shutdown.
     app.state.hub = Hub(engine, security.settings, security)
     # The last added runs first: request id, latency metrics, rate limit, audit.

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from fastapi import APIRouter, FastAPI
 
 from config.models import DialectSettings
-from engine.server.dialects import control_panel, workers_api
+from engine.server.dialects import control_panel, risk_jobs, workers_api
 
 
 @dataclass(frozen=True)
@@ -24,11 +24,15 @@ class Dialect:
     title: str
     router: APIRouter
     root_groups: tuple[str, ...] = ()  # endpoint groups at the root, for rate limits and audit
+    # Served before v1: its literal paths sit beside v1's parameterised ones
+    # (`/api/v1/jobs/health` beside `/api/v1/jobs/{job_id}`); it declares no path v1 has.
+    before_v1: bool = False
 
 
 DIALECTS = (
     Dialect("workers", workers_api.TITLE, workers_api.router),
     Dialect("control_panel", control_panel.TITLE, control_panel.router),
+    Dialect("risk_jobs", risk_jobs.TITLE, risk_jobs.router, before_v1=True),
 )
 
 
@@ -36,10 +40,11 @@ def enabled(settings: DialectSettings) -> list[Dialect]:
     return [d for d in DIALECTS if getattr(settings, d.name)]
 
 
-def install(app: FastAPI, settings: DialectSettings) -> tuple[str, ...]:
-    """Serve every enabled dialect; returns the root groups they add."""
+def install(app: FastAPI, settings: DialectSettings, *, before_v1: bool) -> tuple[str, ...]:
+    """Serve the enabled dialects of one side of v1; returns the root groups they add."""
     groups: list[str] = []
     for dialect in enabled(settings):
-        app.include_router(dialect.router)
-        groups.extend(dialect.root_groups)
+        if dialect.before_v1 is before_v1:
+            app.include_router(dialect.router)
+            groups.extend(dialect.root_groups)
     return tuple(groups)
