@@ -214,6 +214,12 @@ class ServerSettings(_Section):
     ws_auth_timeout_seconds: float = Field(default=5.0, gt=0)
     rate_limits: RateLimitSettings = Field(default_factory=RateLimitSettings)
     dialects: DialectSettings = Field(default_factory=DialectSettings)
+    environment: str | None = Field(
+        default=None,
+        max_length=40,
+        description="what `/info` calls this deployment (production, staging...); "
+        "default: the engine's mode",
+    )
 
 
 class ScheduleConfig(_Section):

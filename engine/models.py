@@ -646,12 +646,15 @@ class Job(_Model):
     error: str | None = None
     traceback: str | None = None
     cancel_requested: bool = False
-    runner: str | None = Field(default=None, description="who holds the lease while running")
+    runner: str | None = Field(
+        default=None, description="the runner holding its lease, or (once ended) the last to run it"
+    )
     created_at: datetime
     run_at: datetime = Field(description="when it may (next) run")
     started_at: datetime | None = None
     finished_at: datetime | None = None
     lease_until: datetime | None = None
+    description: str = Field(default="", description="what it is for, in its submitter's words")
 
 
 class JobStats(_Model):
@@ -677,6 +680,21 @@ class RunnerStats(_Model):
     cancelled: int
     success_rate: float = Field(description="percent of processed attempts that succeeded")
     mean_duration_seconds: float
+
+
+class JobDay(_Model):
+    """The jobs that ended on one day (UTC), by outcome, and how long those that
+    completed ran."""
+
+    day: date
+    completed: int
+    failed: int = Field(description="ended in the dead-letter queue")
+    cancelled: int
+    mean_duration_seconds: float | None = Field(description="of the completed ones")
+
+    @property
+    def ended(self) -> int:
+        return self.completed + self.failed + self.cancelled
 
 
 class JobsOverview(_Model):

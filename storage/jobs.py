@@ -13,14 +13,22 @@ from typing import Any
 
 from pydantic_core import to_json
 
-from engine.models import Job, JobPriority, JobState
+from engine.models import Job, JobDay, JobPriority, JobState
 from storage.codec import sql_value, timestamp, upsert_sql
 from storage.db import Database
 
 _COLUMNS = tuple(Job.model_fields)
 _UPSERT = upsert_sql("jobs", _COLUMNS, ("id",))
 _ACTIVE = tuple(s.value for s in JobState if s.is_active)
-_SORTABLE = frozenset({"id", "created_at", "run_at", "started_at", "finished_at", "priority"})
+# Sort keys beyond the columns: how long a job ran (unfinished ones last in
+# either direction) and when it last changed.
+_DERIVED = {
+    "duration": "(julianday(finished_at) - julianday(started_at))",
+    "updated_at": "COALESCE(finished_at, started_at, created_at)",
+}
+_SORTABLE = frozenset({"id", "created_at", "run_at", "started_at", "finished_at", "priority"}) | {
+    *_DERIVED
+}
 
 
 class JobStore:
@@ -42,6 +50,13 @@ class JobStore:
                     (timestamp(before),),
                 )
             ]
+        )
+
+    def delete(self, job_id: int) -> asyncio.Future[None]:
+        """Forget one job that has ended (an active one is left alone)."""
+        marks = ", ".join("?" for _ in _ACTIVE)
+        return self._db.writer.submit(
+            [(f"DELETE FROM jobs WHERE id = ? AND state NOT IN ({marks})", (job_id, *_ACTIVE))]
         )
 
     def delete_dead(self) -> asyncio.Future[None]:
@@ -70,6 +85,7 @@ class JobStore:
         handler: str | None = None,
         priority: JobPriority | None = None,
         schedule: str | None = None,
+        runner: str | None = None,
         accounts: Collection[str] | None = None,
         since: datetime | None = None,
         sort: str = "id",
@@ -89,7 +105,12 @@ class JobStore:
         if accounts is not None:
             where.append(f"account_id IN ({', '.join('?' for _ in accounts)})")
             params.extend(accounts)
-        for column, value in (("handler", handler), ("priority", priority), ("schedule", schedule)):
+        for column, value in (
+            ("handler", handler),
+            ("priority", priority),
+            ("schedule", schedule),
+            ("runner", runner),
+        ):
             if value is not None:
                 where.append(f"{column} = ?")
                 params.append(sql_value(value))
@@ -102,6 +123,8 @@ class JobStore:
             f"CASE priority WHEN 'critical' THEN 0 WHEN 'high' THEN 1 WHEN 'normal' THEN 2 "
             f"ELSE 3 END {direction}"
             if sort == "priority"
+            else f"{_DERIVED[sort]} IS NULL, {_DERIVED[sort]} {direction}"
+            if sort in _DERIVED
             else f"{sort} {direction}"
         )
         total = await self._db.fetchone(f"SELECT COUNT(*) FROM jobs{clause}", params)
@@ -122,6 +145,49 @@ class JobStore:
             params,
         )
         return {(r["state"], r["priority"]): int(r["n"]) for r in rows}
+
+    async def mean_duration(self, accounts: Collection[str] | None = None) -> float | None:
+        """Seconds the completed jobs ran, on average (of `accounts` when given)."""
+        where, params = _accounts(accounts)
+        row = await self._db.fetchone(
+            f"SELECT AVG({_SECONDS}) FROM jobs WHERE state = 'completed'{where}", params
+        )
+        return None if row is None or row[0] is None else float(row[0])
+
+    async def days(
+        self, since: datetime, accounts: Collection[str] | None = None
+    ) -> builtins.list[JobDay]:
+        """The jobs that ended on each day from `since` on, by outcome."""
+        where, params = _accounts(accounts)
+        rows = await self._db.fetchall(
+            f"SELECT substr(finished_at, 1, 10) AS day, state, COUNT(*) AS n, "
+            f"AVG({_SECONDS}) AS seconds FROM jobs "
+            f"WHERE state IN ('completed', 'dead', 'cancelled') AND finished_at >= ?{where} "
+            "GROUP BY day, state ORDER BY day",
+            (timestamp(since), *params),
+        )
+        found: dict[str, dict[str, Any]] = {}
+        for row in rows:
+            day = found.setdefault(
+                row["day"],
+                {"day": row["day"], "completed": 0, "failed": 0, "cancelled": 0},
+            )
+            outcome = "failed" if row["state"] == "dead" else row["state"]
+            day[outcome] = int(row["n"])
+            if row["state"] == "completed":
+                day["mean_duration_seconds"] = row["seconds"]
+        return [
+            JobDay.model_validate({"mean_duration_seconds": None, **day}) for day in found.values()
+        ]
+
+
+_SECONDS = "(julianday(finished_at) - julianday(started_at)) * 86400.0"
+
+
+def _accounts(accounts: Collection[str] | None) -> tuple[str, tuple[str, ...]]:
+    if accounts is None:
+        return "", ()
+    return f" AND account_id IN ({', '.join('?' for _ in accounts)})", tuple(accounts)
 
 
 def _params(job: Job) -> tuple[Any, ...]:
@@ -152,6 +218,7 @@ def _params(job: Job) -> tuple[Any, ...]:
         _time(job.started_at),
         _time(job.finished_at),
         _time(job.lease_until),
+        job.description,
     )
 
 

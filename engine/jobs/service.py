@@ -43,6 +43,7 @@ from engine.jobs.schedules import ScheduleService
 from engine.jobs.timeouts import deadline
 from engine.models import (
     Job,
+    JobDay,
     JobEvent,
     JobPriority,
     JobState,
@@ -155,6 +156,7 @@ class JobService:
         dedup_key: str | None = None,
         run_at: datetime | None = None,
         schedule: str | None = None,
+        description: str = "",
     ) -> tuple[Job, bool]:
         """Store a new job and return it once committed, with True; or, when an
         active job already has `dedup_key`, that job with False.
@@ -184,6 +186,7 @@ class JobService:
             schedule=schedule,
             created_at=now,
             run_at=due,
+            description=description,
         )
         self._remember(job)
         try:
@@ -265,6 +268,19 @@ class JobService:
         """Apply a stored parameter set (a model) to a running strategy."""
         return await deploy(self._services, model_id, strategy_id)
 
+    async def delete(self, job_id: int) -> Job:
+        """Forget a job that has ended; one still to run or running is a
+        `Conflict` (cancel it first)."""
+        job = await self.get(job_id)
+        if job.state.is_active:
+            raise Conflict(
+                f"Job {job_id} is {job.state.value}; cancel it before deleting it.",
+                job_id=job_id,
+                state=job.state.value,
+            )
+        await self._store.jobs.delete(job_id)
+        return job
+
     async def clear_dead(self) -> int:
         """Delete every job in the dead-letter queue; how many there were."""
         count = sum(
@@ -287,6 +303,7 @@ class JobService:
         handler: str | None = None,
         priority: JobPriority | None = None,
         schedule: str | None = None,
+        runner: str | None = None,
         accounts: list[str] | None = None,
         since: datetime | None = None,
         sort: str = "id",
@@ -300,6 +317,7 @@ class JobService:
             handler=handler,
             priority=priority,
             schedule=schedule,
+            runner=runner,
             accounts=accounts,
             since=since,
             sort=sort,
@@ -339,6 +357,15 @@ class JobService:
             dead=states[JobState.DEAD],
             runners=self.config.runners,
         )
+
+    async def mean_duration(self, accounts: Collection[str] | None = None) -> float | None:
+        """Seconds a completed job ran, on average (of `accounts` when given)."""
+        return await self._store.jobs.mean_duration(accounts)
+
+    async def days(self, days: int, accounts: Collection[str] | None = None) -> list[JobDay]:
+        """The jobs that ended on each of the last `days` days, by outcome."""
+        today = self._clock.now().replace(hour=0, minute=0, second=0, microsecond=0)
+        return await self._store.jobs.days(today - timedelta(days=days - 1), accounts)
 
     # --- the runners -----------------------------------------------------------
 
@@ -441,7 +468,6 @@ class JobService:
             state=state,
             finished_at=self._clock.now(),
             lease_until=None,
-            runner=None,
             **changes,
         )
 

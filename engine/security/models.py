@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, computed_field
 
 from engine.errors import EngineError, NotFound
 from engine.security.principal import Role
@@ -42,6 +42,11 @@ class TokenPair(BaseModel):
     token_type: str = "bearer"
     expires_in: int = Field(description="seconds the access token is valid")
     refresh_expires_in: int = Field(description="seconds the refresh token is valid")
+
+    @computed_field(description="the access token again, for clients that read `token`")  # type: ignore[prop-decorator]
+    @property
+    def token(self) -> str:
+        return self.access_token
 
 
 class AuditEntry(BaseModel):

@@ -60,6 +60,7 @@ _ERROR_DESCRIPTIONS = {
     409: "The current state does not allow this",
     422: "Invalid request: `details.fields` names each field",
     429: "Rate limited: retry after `Retry-After` seconds",
+    503: "The engine is not running",
 }
 
 

@@ -8,6 +8,7 @@ import pytest
 
 from config.models import DialectSettings
 from engine.security.principal import Role
+from engine.version import version
 from tests.api.conftest import Api, ApiFactory
 
 # (method, path): the seed's 25 endpoints as it lists them, in order.
@@ -141,7 +142,8 @@ async def test_signals_filter_takes_its_filters_in_the_body(api: Api) -> None:
 
 
 async def test_health_components_and_metrics(api: Api) -> None:
-    assert (await api.client().get("/api/health")).json() == {"status": "ok"}
+    health = (await api.client().get("/api/health")).json()
+    assert (health["status"], health["version"]) == ("ok", version())
     components = await api.client("viewer").get("/api/health/components")
     assert components.status_code == 200
     assert {c["name"] for c in components.json()["components"]} >= {"engine", "store"}

@@ -332,15 +332,16 @@ async def pending(
     principal: Principal = Depends(viewer),
 ) -> PendingJobs:
     page = await v1_jobs.list_jobs(
-        Paging(0, limit, "id", "asc"),
-        [JobState.PENDING],
-        None,
-        priority,
-        None,
-        None,
-        None,
-        engine,
-        principal,
+        paging=Paging(0, limit, "id", "asc"),
+        state=[JobState.PENDING],
+        handler=None,
+        priority=priority,
+        schedule=None,
+        runner=None,
+        account=None,
+        since=None,
+        engine=engine,
+        principal=principal,
     )
     return PendingJobs(count=page.total, jobs=[seed_job(j) for j in page.items])
 

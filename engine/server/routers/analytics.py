@@ -11,10 +11,10 @@ from decimal import Decimal
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from engine.engine import Engine
-from engine.models import AccountSnapshot, DailyReport, JobStats, SystemStatus
+from engine.models import AccountSnapshot, DailyReport, JobState, JobStats, SystemStatus
 from engine.security.principal import Principal
 from engine.server.deps import get_engine, viewer
 from engine.server.routers.system import scoped_status
@@ -37,7 +37,12 @@ Metric = Literal[
     "win_rate",
     "profit_factor",
     "expectancy",
+    # Of the jobs (the task queue's words), one series named "jobs":
+    "completion_rate",
+    "avg_duration",
+    "error_rate",
 ]
+_JOB_METRICS = ("completion_rate", "avg_duration", "error_rate")
 _COLUMNS = ("day", "account_id", "start_equity", "end_equity", "pnl", "trades")
 
 
@@ -48,6 +53,15 @@ class Dashboard(BaseModel):
     day: date | None  # the latest reported day
     reports: list[DailyReport]
     jobs: JobStats
+    # The task queue's figures, over the jobs the caller sees:
+    total_tasks: int = Field(description="jobs stored, in every state")
+    completed_tasks: int
+    failed_tasks: int = Field(description="in the dead-letter queue")
+    pending_tasks: int = Field(description="still to run (waiting, scheduled or to retry)")
+    completion_rate: float = Field(description="completed / total, 0..1")
+    average_duration: float | None = Field(description="seconds a completed job ran, on average")
+    workers_active: int = Field(description="trading workers running")
+    workers_total: int
 
 
 class TrendPoint(BaseModel):
@@ -68,15 +82,29 @@ async def dashboard(
     """The accounts now, the latest day's reports, and the job queue."""
     reports = await _reports(engine, principal, days=7, account=None)
     latest = max((r.day for r in reports), default=None)
+    system = (
+        scoped_status(engine, engine.status(), principal.accounts)
+        if principal.accounts is not None
+        else engine.status()
+    )
+    jobs = await engine.jobs.stats(principal.accounts)
+    total = sum(jobs.states.values())
+    completed = jobs.states[JobState.COMPLETED]
     return Dashboard(
         time=engine.clock.now(),
-        status=scoped_status(engine, engine.status(), principal.accounts)
-        if principal.accounts is not None
-        else engine.status(),
+        status=system,
         accounts=[a for a in engine.snapshot().accounts if principal.sees(a.account_id)],
         day=latest,
         reports=[r for r in reports if r.day == latest],
-        jobs=await engine.jobs.stats(principal.accounts),
+        jobs=jobs,
+        total_tasks=total,
+        completed_tasks=completed,
+        failed_tasks=jobs.dead,
+        pending_tasks=sum(jobs.queued.values()),
+        completion_rate=round(completed / total, 4) if total else 0.0,
+        average_duration=_rounded(await engine.jobs.mean_duration(principal.accounts)),
+        workers_active=system.workers_running,
+        workers_total=system.workers_total,
     )
 
 
@@ -88,7 +116,15 @@ async def trends(
     engine: Engine = Depends(get_engine),
     principal: Principal = Depends(viewer),
 ) -> Trends:
-    """One metric per day and account over the last `days` days."""
+    """One metric per day and account over the last `days` days; a job metric
+    (`completion_rate`, `avg_duration`, `error_rate`) is one series, `jobs`,
+    over the jobs the caller sees that ended each day."""
+    if metric in _JOB_METRICS:
+        return Trends(
+            metric=metric,
+            days=days,
+            series={"jobs": await _job_trend(engine, principal, days, metric)},
+        )
     series: dict[str, list[TrendPoint]] = {}
     for report in await _reports(engine, principal, days=days, account=account):
         series.setdefault(report.account_id, []).append(
@@ -133,6 +169,24 @@ async def _reports(
     )
     # The total mixes every account: not for a key limited to some of them.
     return [r for r in reports if principal.accounts is None or r.account_id in principal.accounts]
+
+
+async def _job_trend(
+    engine: Engine, principal: Principal, days: int, metric: str
+) -> list[TrendPoint]:
+    points = []
+    for day in await engine.jobs.days(days, principal.accounts):
+        if metric == "avg_duration":
+            value = _rounded(day.mean_duration_seconds)
+        else:
+            part = day.completed if metric == "completion_rate" else day.failed
+            value = round(part / day.ended, 4) if day.ended else None
+        points.append(TrendPoint(day=day.day, value=value))
+    return points
+
+
+def _rounded(seconds: float | None) -> float | None:
+    return None if seconds is None else round(seconds, 3)
 
 
 def _value(report: DailyReport, metric: str) -> float | None:

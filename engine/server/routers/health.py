@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 
 from fastapi import APIRouter, Depends
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
+from engine.domain import SystemMode
 from engine.engine import Engine
 from engine.models import EngineState
 from engine.server.deps import get_engine
 from engine.server.errors import ApiError
+from engine.server.schemas import error_responses
 from engine.version import version
 
 router = APIRouter(tags=["health"])
@@ -18,30 +21,57 @@ router = APIRouter(tags=["health"])
 
 class Health(BaseModel):
     status: str
+    version: str
+    uptime_seconds: float
+    timestamp: datetime
 
 
 class Info(BaseModel):
     name: str
     version: str
+    environment: str = Field(description="`[server] environment`, else the engine's mode")
+    mode: SystemMode
+    debug: bool = Field(description="whether the engine logs at DEBUG")
     started_at: datetime | None
     uptime_seconds: float
 
 
 @router.get("/health", response_model=Health)
-async def health() -> Health:
-    return Health(status="ok")
+async def health(engine: Engine = Depends(get_engine)) -> Health:
+    """The process answers: `ok`, whatever the engine's state (see `/ready`)."""
+    return _health(engine, "ok")
 
 
-@router.get("/ready", response_model=Health)
+@router.get("/ready", response_model=Health, responses=error_responses(503))
 async def ready(engine: Engine = Depends(get_engine)) -> Health:
+    """`ready` while the engine runs, else 503."""
     if engine.state is not EngineState.RUNNING:
         raise ApiError(503, "SERVICE_UNAVAILABLE", f"The engine is {engine.state.value}.")
-    return Health(status="ready")
+    return _health(engine, "ready")
 
 
 @router.get("/info", response_model=Info)
 async def info(engine: Engine = Depends(get_engine)) -> Info:
+    return Info(
+        name="tradedeck",
+        version=version(),
+        environment=engine.settings.server.environment or engine.settings.engine.mode.value,
+        mode=engine.settings.engine.mode,
+        debug=logging.getLogger("tradedeck").getEffectiveLevel() <= logging.DEBUG,
+        started_at=engine.started_at,
+        uptime_seconds=_uptime(engine),
+    )
 
+
+def _health(engine: Engine, status: str) -> Health:
+    return Health(
+        status=status,
+        version=version(),
+        uptime_seconds=_uptime(engine),
+        timestamp=engine.clock.now(),
+    )
+
+
+def _uptime(engine: Engine) -> float:
     started = engine.started_at
-    uptime = (engine.clock.now() - started).total_seconds() if started else 0.0
-    return Info(name="tradedeck", version=version(), started_at=started, uptime_seconds=uptime)
+    return round((engine.clock.now() - started).total_seconds(), 3) if started else 0.0

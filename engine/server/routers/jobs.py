@@ -34,6 +34,8 @@ _paging = paging(
     "started_at",
     "finished_at",
     "priority",
+    "duration",
+    "updated_at",
     default="id",
     order="desc",
 )
@@ -53,6 +55,7 @@ class EnqueueJob(RequestBody):
     )
     run_at: datetime | None = Field(default=None, description="not before this time")
     delay_seconds: float | None = Field(default=None, gt=0, le=366 * 86_400)
+    description: str = Field(default="", max_length=1000, description="what it is for")
 
 
 class JobResult(BaseModel):
@@ -74,6 +77,7 @@ async def list_jobs(
     handler: str | None = Query(None),
     priority: JobPriority | None = Query(None),
     schedule: str | None = Query(None, description="jobs this schedule enqueued"),
+    runner: str | None = Query(None, description="jobs this runner holds or ran last"),
     account: str | None = Query(None),
     since: datetime | None = Query(None, description="created at or after"),
     engine: Engine = Depends(get_engine),
@@ -87,6 +91,7 @@ async def list_jobs(
         handler=handler,
         priority=priority,
         schedule=schedule,
+        runner=runner,
         accounts=accounts,
         since=utc(since, "since"),
         sort=paging.sort or "id",
@@ -134,6 +139,7 @@ async def enqueue(
                 timeout_seconds=body.timeout_seconds,
                 dedup_key=body.dedup_key,
                 run_at=run_at,
+                description=body.description,
             ),
             "body.args",
         )
@@ -229,6 +235,22 @@ async def cancel(
     await _visible_job(engine, principal, job_id)
     async with audited(request, principal, "job.cancel", f"job:{job_id}"):
         return await engine.jobs.cancel(job_id)
+
+
+@router.delete(
+    "/{job_id}", status_code=status.HTTP_204_NO_CONTENT, responses=error_responses(403, 404, 409)
+)
+async def delete_job(
+    job_id: RowId,
+    request: Request,
+    engine: Engine = Depends(get_engine),
+    principal: Principal = Depends(trader),
+) -> Response:
+    """Forget a job that has ended; 409 for one still to run or running (cancel it first)."""
+    await _visible_job(engine, principal, job_id)
+    async with audited(request, principal, "job.delete", f"job:{job_id}"):
+        await engine.jobs.delete(job_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 async def invalid_as_422(call: Any, prefix: str) -> Any:
