@@ -185,6 +185,9 @@ class DialectSettings(_Section):
         description="`/api/v1/jobs/health`, `/jobs/enqueue`, `/jobs/job/{id}`, ...: the risk, "
         "market-data and jobs API",
     )
+    task_queue: bool = Field(
+        default=True, description="`/api/v1/tasks`: the task queue API, in its envelope"
+    )
     ws_query_token: bool = Field(
         default=False,
         description="accept `?token=` on the seeds' WebSocket paths (tokens in URLs end up in "

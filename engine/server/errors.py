@@ -61,10 +61,16 @@ class ApiError(EngineError):
 
 
 def envelope(request: Request, code: str, message: str, details: dict[str, Any]) -> dict[str, Any]:
-    return {
+    body: dict[str, Any] = {
         "error": {"code": code, "message": message, "details": details},
         "request_id": getattr(request.state, "request_id", ""),
     }
+    # A dialect with the seed's envelope (`status`, `timestamp`) on its errors too.
+    state = request.app.state
+    path = request.url.path + "/"
+    if any(path.startswith(prefix) for prefix in getattr(state, "enveloped", ())):
+        body = {"status": "error", **body, "timestamp": state.engine.clock.now().isoformat()}
+    return body
 
 
 def install(app: FastAPI) -> None:

@@ -212,6 +212,8 @@ class Resources:
             name = match[1]
             if name == "ticket" and "/positions/" in path:
                 name = "position_ticket"
+            if name == "task_id":
+                name = "job_id"  # a task is a job
             if name == "name" and "/schedules/" in path:
                 name = "task_name"  # a schedule belongs to the account in its args
             if name == "alert_id" and "/price-alerts/" not in path:
@@ -238,7 +240,9 @@ def _twin(method: str, path: str) -> tuple[str, str]:
 def _account_params(path: str) -> bool:
     if "/schedules/{name}" in path:
         return True
-    return bool(re.search(r"\{(account_id|ticket|job_id|alert_id|strategy_id|task_name)\}", path))
+    return bool(
+        re.search(r"\{(account_id|ticket|job_id|alert_id|strategy_id|task_name|task_id)\}", path)
+    )
 
 
 def _openapi_routes(spec: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:

@@ -19,6 +19,7 @@ from tests.conftest import EngineFactory
 
 async def _work(ctx: JobContext, args: Args) -> str:
     await ctx.clock.sleep(2 if args.account_id else 1)
+    ctx.checkpoint()
     if args.fail:
         raise RuntimeError("asked to fail")
     return "done"

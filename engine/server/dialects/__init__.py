@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from fastapi import APIRouter, FastAPI
 
 from config.models import DialectSettings
-from engine.server.dialects import control_panel, risk_jobs, workers_api
+from engine.server.dialects import control_panel, risk_jobs, task_queue, workers_api
 
 
 @dataclass(frozen=True)
@@ -27,12 +27,17 @@ class Dialect:
     # Served before v1: its literal paths sit beside v1's parameterised ones
     # (`/api/v1/jobs/health` beside `/api/v1/jobs/{job_id}`); it declares no path v1 has.
     before_v1: bool = False
+    # Paths whose errors carry the seed's `"status": "error"` and `timestamp` too.
+    enveloped: tuple[str, ...] = ()
 
 
 DIALECTS = (
     Dialect("workers", workers_api.TITLE, workers_api.router),
     Dialect("control_panel", control_panel.TITLE, control_panel.router),
     Dialect("risk_jobs", risk_jobs.TITLE, risk_jobs.router, before_v1=True),
+    Dialect(
+        "task_queue", task_queue.TITLE, task_queue.router, enveloped=(task_queue.PREFIX + "/",)
+    ),
 )
 
 
@@ -41,10 +46,14 @@ def enabled(settings: DialectSettings) -> list[Dialect]:
 
 
 def install(app: FastAPI, settings: DialectSettings, *, before_v1: bool) -> tuple[str, ...]:
-    """Serve the enabled dialects of one side of v1; returns the root groups they add."""
+    """Serve the enabled dialects of one side of v1; returns the root groups they
+    add. The enveloped paths go to `app.state.enveloped` (see `errors.envelope`)."""
     groups: list[str] = []
+    enveloped = list(getattr(app.state, "enveloped", ()))
     for dialect in enabled(settings):
         if dialect.before_v1 is before_v1:
             app.include_router(dialect.router)
             groups.extend(dialect.root_groups)
+            enveloped.extend(dialect.enveloped)
+    app.state.enveloped = tuple(enveloped)
     return tuple(groups)
