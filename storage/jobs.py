@@ -26,9 +26,9 @@ _DERIVED = {
     "duration": "(julianday(finished_at) - julianday(started_at))",
     "updated_at": "COALESCE(finished_at, started_at, created_at)",
 }
-_SORTABLE = frozenset({"id", "created_at", "run_at", "started_at", "finished_at", "priority"}) | {
-    *_DERIVED
-}
+_SORTABLE = frozenset(
+    {"id", "created_at", "run_at", "started_at", "finished_at", "priority", *_DERIVED}
+)
 
 
 class JobStore:
@@ -170,18 +170,22 @@ class JobStore:
         for row in rows:
             day = found.setdefault(
                 row["day"],
-                {"day": row["day"], "completed": 0, "failed": 0, "cancelled": 0},
+                {
+                    "day": row["day"],
+                    "completed": 0,
+                    "failed": 0,
+                    "cancelled": 0,
+                    "mean_duration_seconds": None,
+                },
             )
             outcome = "failed" if row["state"] == "dead" else row["state"]
             day[outcome] = int(row["n"])
             if row["state"] == "completed":
                 day["mean_duration_seconds"] = row["seconds"]
-        return [
-            JobDay.model_validate({"mean_duration_seconds": None, **day}) for day in found.values()
-        ]
+        return [JobDay.model_validate(day) for day in found.values()]
 
 
-_SECONDS = "(julianday(finished_at) - julianday(started_at)) * 86400.0"
+_SECONDS = f"{_DERIVED['duration']} * 86400.0"
 
 
 def _accounts(accounts: Collection[str] | None) -> tuple[str, tuple[str, ...]]:

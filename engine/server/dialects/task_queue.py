@@ -54,9 +54,10 @@ _STATUS: dict[JobState, SeedStatus] = {
     JobState.DEAD: "failed",
     JobState.CANCELLED: "cancelled",
 }
-_STATES: dict[SeedStatus, list[JobState]] = {}
-for _state, _seed in _STATUS.items():
-    _STATES.setdefault(_seed, []).append(_state)
+_STATES: dict[SeedStatus, list[JobState]] = {
+    seed: [state for state, named in _STATUS.items() if named == seed]
+    for seed in set(_STATUS.values())
+}
 
 
 class Task(BaseModel):
