@@ -296,10 +296,14 @@ class WorkerDetailScreen(PanelScreen):
     def _show_strategies(self) -> None:
         """The detail's strategies, as the panel last heard of each."""
         assert self.detail is not None
+        tables = self.query(StrategiesTable)
+        if not tables:
+            return  # a paint that raced the screen's removal: nothing left to show
+        table = tables.first()
         known = self.panel.state.strategies
         shown = [known.get(s.id, s) for s in self.detail.strategies]
-        self._strategies.sync(strategy_rows(shown))
-        self._strategies.display = bool(shown)
+        table.sync(strategy_rows(shown))
+        table.display = bool(shown)
         self.refresh_bindings()
 
     def _fill(self, selector: str, rows: list[tuple[str | Text, ...]]) -> None:
