@@ -193,6 +193,9 @@ class DialectSettings(_Section):
         description="accept `?token=` on the seeds' WebSocket paths (tokens in URLs end up in "
         "logs and browser history; off by default)",
     )
+    ws_metrics_seconds: float = Field(
+        default=5.0, ge=0.1, le=3600, description="how often `/ws/metrics` sends the figures"
+    )
 
 
 class ServerSettings(_Section):

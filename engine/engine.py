@@ -27,7 +27,9 @@ from engine.models import (
     Bar,
     EquityPoint,
     MarketCacheStats,
+    MarketDay,
     MarketView,
+    OrderBook,
     OrderCheck,
     OrderRequest,
     PerformanceReport,
@@ -335,7 +337,18 @@ class Engine(Kernel):
             timeframe=timeframe,
             bars=cache.bars(symbol, timeframe, bars),
             trades=await cache.trades(symbol, trades),
+            day=cache.day(symbol),
         )
+
+    def market_day(self, symbol: str) -> MarketDay | None:
+        """`symbol` over the last 24 hours (change and tick volume)."""
+        return self.market_cache.day(symbol)
+
+    def order_book(self, symbol: str, depth: int = 5) -> OrderBook | None:
+        """Depth of market around the latest quote; None before the first quote."""
+        self.instrument_service.get(symbol)
+        simulator = self.market.simulator
+        return simulator.book(symbol, depth) if simulator is not None else None
 
     def cache_stats(self) -> MarketCacheStats:
         return self.market_cache.stats()

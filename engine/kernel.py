@@ -84,7 +84,9 @@ class Kernel:
         gate.add(
             VALIDATION_CHECK, OrderValidation(settings.account, market.quote), rank=VALIDATION_RANK
         )
-        self.market_cache = MarketCache(market.quote, market.history, store.trades, clock)
+        self.market_cache = MarketCache(
+            market.quote, market.history, store.trades, clock, quoted=lambda: len(market.latest)
+        )
         # Seeded from the store at start, so ids never repeat across restarts.
         self._tickets, self._signal_ids = IdSequence(), IdSequence()
         self.runtime = runtime = Runtime(

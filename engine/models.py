@@ -518,6 +518,16 @@ class CacheCounter(_Model):
     hit_rate: float | None = Field(default=None, description="hits / reads; None before any")
 
 
+class CacheType(_Model):
+    """One type of cached data, as the risk/market API counts it."""
+
+    keys: int
+    hit_rate: float | None = Field(description="hits / reads; None before any")
+    avg_ttl_seconds: float | None = Field(
+        description="mean time left before entries expire; None: kept current, never expire"
+    )
+
+
 class MarketCacheStats(_Model):
     """How well the market-data cache serves its readers, per kind of data."""
 
@@ -528,6 +538,20 @@ class MarketCacheStats(_Model):
     trade_symbols: int = Field(description="symbols whose recent trades are held")
     invalidations: int = 0
     since: datetime = Field(description="counting since (start or last reset)")
+    market_data_cache: CacheType = Field(description="bar series and recent trades")
+    price_cache: CacheType = Field(description="the latest quote per symbol")
+
+
+class MarketDay(_Model):
+    """A symbol over the last 24 hours, from the cached closed H1 bars and the
+    latest quote."""
+
+    open: float = Field(description="the mid 24 hours ago (the first bar's open)")
+    high: float
+    low: float
+    last: float = Field(description="the mid now")
+    change_24h: float = Field(description="percent, last against open")
+    volume_24h: int = Field(description="ticks (tick volume), as MT5 counts volume for FX")
 
 
 class MarketView(_Model):
@@ -539,6 +563,22 @@ class MarketView(_Model):
     timeframe: Timeframe
     bars: list[Bar]
     trades: list[Fill]
+    day: MarketDay | None = Field(default=None, description="the last 24 hours")
+
+
+class BookLevel(_Model):
+    price: Money
+    volume: float = Field(description="lots offered at this price")
+
+
+class OrderBook(_Model):
+    """Depth of market: the best prices first. The simulator makes its levels
+    around its quote, one point apart (its volumes are seeded, so repeatable)."""
+
+    symbol: str
+    time: datetime
+    bids: list[BookLevel]
+    asks: list[BookLevel]
 
 
 class LogRecord(_Model):
@@ -857,6 +897,17 @@ class RiskEvaluation(_Model):
     warnings: list[RiskMetric]
     books: list[RiskBook]
     kill_switch: KillSwitchState
+    symbol: str | None = Field(
+        default=None, description="only the limits that bind this symbol (its own and wider ones)"
+    )
+    risk_level: Literal["low", "moderate", "high", "critical"] = Field(
+        default="low",
+        description="critical: the kill switch is engaged; high: a limit is breached; "
+        "moderate: one is above its warning or past half its threshold; else low",
+    )
+    margin_ratio: Money | None = Field(
+        default=None, description="margin in use / equity, over the accounts seen (0..1)"
+    )
 
 
 # --- events -----------------------------------------------------------------

@@ -24,7 +24,7 @@ from typing import Literal
 
 from engine.clock import Clock
 from engine.domain import Timeframe
-from engine.models import Bar, CacheCounter, Fill, MarketCacheStats, Quote
+from engine.models import Bar, CacheCounter, CacheType, Fill, MarketCacheStats, MarketDay, Quote
 from storage.trades import TradeStore
 
 CacheKind = Literal["quotes", "bars", "trades"]
@@ -44,10 +44,12 @@ class MarketCache:
         trades: TradeStore,
         clock: Clock,
         *,
+        quoted: Callable[[], int] = lambda: 0,
         bars_kept: int = BARS_KEPT,
         trades_kept: int = TRADES_KEPT,
     ) -> None:
         self._quotes = quotes
+        self._quoted = quoted  # symbols with a quote
         self._history = history
         self._trade_store = trades
         self._clock = clock
@@ -124,8 +126,32 @@ class MarketCache:
         self._invalidations += 1
         return dropped
 
+    def day(self, symbol: str) -> MarketDay | None:
+        """The last 24 hours of `symbol` from its cached H1 bars; None without a quote."""
+        quote = self.quote(symbol)
+        if quote is None:
+            return None
+        bars = self.bars(symbol, Timeframe.H1, 24)
+        if not bars:
+            return None
+        start = bars[0].open
+        return MarketDay(
+            open=start,
+            high=max(max(b.high for b in bars), quote.mid),
+            low=min(min(b.low for b in bars), quote.mid),
+            last=quote.mid,
+            change_24h=round((quote.mid / start - 1) * 100, 4) if start else 0.0,
+            volume_24h=sum(b.ticks for b in bars),
+        )
+
     def stats(self) -> MarketCacheStats:
         counts = self._counts
+        now = self._clock.now()
+        ttls = [(s.valid_until - now).total_seconds() for s in self._bars.values()]
+        market = _Count(
+            counts["bars"].hits + counts["trades"].hits,
+            counts["bars"].misses + counts["trades"].misses,
+        )
         return MarketCacheStats(
             quotes=counts["quotes"].model(),
             bars=counts["bars"].model(),
@@ -134,6 +160,16 @@ class MarketCache:
             trade_symbols=len(self._trades),
             invalidations=self._invalidations,
             since=self._since,
+            market_data_cache=CacheType(
+                keys=len(self._bars) + len(self._trades),
+                hit_rate=market.model().hit_rate,
+                avg_ttl_seconds=round(sum(ttls) / len(ttls), 3) if ttls else None,
+            ),
+            price_cache=CacheType(
+                keys=self._quoted(),
+                hit_rate=counts["quotes"].model().hit_rate,
+                avg_ttl_seconds=None,
+            ),
         )
 
     # --- internals -----------------------------------------------------------------

@@ -25,7 +25,7 @@ from operator import attrgetter
 
 from config.models import InstrumentConfig
 from engine.domain import Timeframe
-from engine.models import Bar, Quote
+from engine.models import Bar, BookLevel, OrderBook, Quote
 
 DEFAULT_TIME_SCALE = 60.0
 SECONDS_PER_YEAR = 365 * 24 * 3600
@@ -92,6 +92,29 @@ class MarketSimulator:
 
     def quotes(self) -> dict[str, Quote]:
         return {symbol: walk.last for symbol, walk in self._walks.items()}
+
+    def book(self, symbol: str, depth: int = 5) -> OrderBook | None:
+        """Depth of market around the latest quote: `depth` levels a side, one
+        point apart from the best bid and ask, with volumes drawn from a
+        generator seeded by the symbol and the quote's time (the same quote
+        always shows the same book; the walk's own draws are untouched)."""
+        walk = self._walks.get(symbol)
+        if walk is None:
+            return None
+        quote = walk.last
+        rng = random.Random(f"{self.seed}:{symbol}:{_to_ms(quote.time)}:book")
+        step = Decimal(walk.point_units).scaleb(-walk.digits)
+
+        def side(best: Decimal, sign: int) -> list[BookLevel]:
+            return [
+                BookLevel(price=best + sign * step * i, volume=round(0.1 + rng.expovariate(0.5), 2))
+                for i in range(depth)
+                if best + sign * step * i > 0
+            ]
+
+        return OrderBook(
+            symbol=symbol, time=quote.time, bids=side(quote.bid, -1), asks=side(quote.ask, 1)
+        )
 
     def history(self, symbol: str, timeframe: Timeframe, count: int, end: datetime) -> list[Bar]:
         """`count` closed bars before the period that contains `end`, oldest first,

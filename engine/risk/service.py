@@ -27,6 +27,7 @@ from engine.domain import MarginMode, RiskAction, RiskLimitKind, RiskScope
 from engine.errors import Conflict, EngineError, NotFound, ValidationFailed
 from engine.models import (
     AccountEvent,
+    AccountSnapshot,
     Event,
     PositionEvent,
     RiskEvaluation,
@@ -643,3 +644,34 @@ _ACTION_WORDS = {
 
 def _sentence(issues: list[dict[str, Any]]) -> str:
     return "; ".join(f"{i['path']}: {i['message']}" for i in issues) + "."
+
+
+def summarised(
+    evaluation: RiskEvaluation, accounts: list[AccountSnapshot], symbol: str | None = None
+) -> RiskEvaluation:
+    """`evaluation` narrowed to the limits that bind `symbol` (its own, and those
+    over an account or everything), with its overall level and the margin
+    ratio of `accounts`."""
+    metrics = evaluation.metrics
+    if symbol is not None:
+        metrics = [m for m in metrics if m.symbol in (None, symbol)]
+    if evaluation.kill_switch.engaged:
+        level = "critical"
+    elif any(m.level is RiskLevel.BREACH for m in metrics):
+        level = "high"
+    elif any(m.level is RiskLevel.WARNING or m.utilisation >= 0.5 for m in metrics):
+        level = "moderate"
+    else:
+        level = "low"
+    equity = sum((a.equity for a in accounts), Decimal(0))
+    margin = sum((a.margin for a in accounts), Decimal(0))
+    return evaluation.model_copy(
+        update={
+            "metrics": metrics,
+            "violations": [m for m in metrics if m.level is RiskLevel.BREACH],
+            "warnings": [m for m in metrics if m.level is RiskLevel.WARNING],
+            "symbol": symbol,
+            "risk_level": level,
+            "margin_ratio": round(margin / equity, 4) if equity > 0 else None,
+        }
+    )

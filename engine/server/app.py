@@ -102,6 +102,7 @@ def create_app(engine: Engine, security: Any) -> FastAPI:
     )
     app.state.engine = engine
     app.state.security = security
+    app.state.url_token_socket = None  # the framing of `/api/v1/ws?token=` (a dialect's)
     errors.install(app)
     chosen = security.settings.dialects
     # Dialects sharing v1's paths declare only what v1 lacks, literal paths among

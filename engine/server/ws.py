@@ -23,10 +23,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import math
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
@@ -55,6 +57,7 @@ from engine.server.ws_protocol import (
     UNKNOWN_CHANNEL,
     Auth,
     Frame,
+    Framing,
     MessageType,
     Ping,
     ProtocolError,
@@ -64,8 +67,24 @@ from engine.server.ws_protocol import (
 
 log = logging.getLogger("tradedeck.api.ws")
 
-# Query parameters that would carry a long-lived credential; refused outright.
+# Query parameters that would carry a long-lived credential: refused, but for
+# `token` where the operator allows it ([server.dialects] ws_query_token).
 _URL_CREDENTIALS = ("token", "access_token", "api_key", "apikey", "key", "jwt")
+
+
+@dataclass(frozen=True)
+class SocketDialect:
+    """A seed's WebSocket path served by the same hub: the same authentication,
+    queues and back-pressure, with the seed's wire format (`framing`; None for
+    v1's), channels subscribed on connect, and optionally a `companion` that
+    runs beside the connection (a periodic push) until it closes."""
+
+    name: str
+    framing: Framing | None = None
+    channels: tuple[str, ...] = ()
+    companion: Callable[[Hub, Connection], Awaitable[None]] | None = None
+
+
 # How long an orderly close waits for the client's queue to flush.
 _DRAIN_SECONDS = 2.0
 
@@ -88,8 +107,10 @@ class Hub:
     ) -> None:
         self.engine = engine
         self.security = security
+        self.settings = settings
         self.heartbeat_seconds = settings.ws_heartbeat_seconds
         self.auth_timeout = settings.ws_auth_timeout_seconds
+        self.query_token = settings.dialects.ws_query_token
         self.queue_size = settings.ws_queue_size
         self.ticker_interval = settings.ws_ticker_interval_ms / 1000
         self.max_overflows = max_overflows
@@ -195,9 +216,9 @@ class Hub:
 
     # --- serving one client -----------------------------------------------------
 
-    async def serve(self, websocket: WebSocket) -> None:
+    async def serve(self, websocket: WebSocket, dialect: SocketDialect | None = None) -> None:
         """The whole life of one connection: accept, authenticate, then run its
-        receiver and its sender until either ends."""
+        receiver and its sender (and a dialect's companion) until one ends."""
         await websocket.accept()
         if self._closed:
             await _close(websocket, CLOSE_GOING_AWAY, "The server is shutting down.")
@@ -213,6 +234,8 @@ class Hub:
             queue_size=self.queue_size,
             max_overflows=self.max_overflows,
             auth_method=method,
+            framing=dialect.framing if dialect is not None else None,
+            path=websocket.url.path,
         )
         self.connections[conn.id] = conn
         self.connections_total += 1
@@ -221,15 +244,18 @@ class Hub:
         sender = asyncio.create_task(conn.send_loop(), name=f"ws:{conn.id}:send")
         conn._sender = sender
         receiver = asyncio.create_task(self._receive_loop(conn), name=f"ws:{conn.id}:receive")
+        tasks = [sender, receiver]
         try:
-            await asyncio.wait((sender, receiver), return_when=asyncio.FIRST_COMPLETED)
+            if dialect is not None:
+                await self._preset(conn, dialect, tasks)
+            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
             if conn.close_code is not None and not sender.done():
                 # An orderly close (abuse, an administrator): flush the queue first.
                 await asyncio.wait((sender,), timeout=_DRAIN_SECONDS)
         finally:
-            sender.cancel()
-            receiver.cancel()
-            for result in await asyncio.gather(sender, receiver, return_exceptions=True):
+            for task in tasks:
+                task.cancel()
+            for result in await asyncio.gather(*tasks, return_exceptions=True):
                 if isinstance(result, Exception) and not isinstance(result, WebSocketDisconnect):
                     log.error("websocket %s failed", conn.id, exc_info=result)
             self._forget(conn)
@@ -237,18 +263,41 @@ class Hub:
                 await _close(websocket, conn.close_code, conn.close_reason)
             conn.closed.set()
 
+    async def _preset(
+        self, conn: Connection, dialect: SocketDialect, tasks: list[asyncio.Task[None]]
+    ) -> None:
+        """What a dialect's path does for its clients on connect: subscribe them
+        to its channels, start its companion."""
+        for name in dialect.channels:
+            try:
+                await self._open(conn, Subscribe(action="subscribe", channel=name))
+            except ProtocolError as exc:
+                conn.push(self.frame("error", name, exc.data()))
+        if dialect.companion is not None:
+            push = asyncio.create_task(dialect.companion(self, conn), name=f"ws:{conn.id}:push")
+            tasks.append(push)
+
     async def _authenticate(self, websocket: WebSocket) -> tuple[Principal, str, str | None] | None:
-        """Header, ticket or first message; None after closing with 1008."""
+        """Header, ticket, first message, or `?token=` where the operator allows
+        it; None after closing with 1008."""
         params = websocket.query_params
-        if any(name in params for name in _URL_CREDENTIALS):
+        in_url = [name for name in _URL_CREDENTIALS if name in params]
+        if in_url and (in_url != ["token"] or not self.query_token):
+            # A close reason holds 123 bytes: the switch's name must fit.
             return await self._refuse(
                 websocket,
-                "Tokens are not accepted in the URL (URLs end up in logs): send the "
+                "URL tokens are off here ([server.dialects] ws_query_token): use the "
+                "Authorization header, an auth message or a ticket."
+                if "token" in in_url
+                else "Tokens are not accepted in the URL (URLs end up in logs): send the "
                 "Authorization header, an auth message, or a ticket from POST /api/v1/ws/ticket.",
             )
         token = _header_token(websocket.headers)
         auth_id: str | None = None
-        if token is not None:
+        if in_url:
+            method = "query"
+            principal = await self.security.authenticate(params["token"])
+        elif token is not None:
             method = "header"
             principal = await self.security.authenticate(token)
         elif "ticket" in params:
@@ -327,18 +376,16 @@ class Hub:
             return
         if isinstance(message, Auth):
             raise ProtocolError(INVALID_REQUEST, "This connection is already authenticated.")
-        channel = CHANNELS.get(message.channel)
-        if channel is None:
-            raise ProtocolError(
-                UNKNOWN_CHANNEL,
-                f"Unknown channel {message.channel!r}; "
-                f"expected one of {', '.join(CHANNELS.names)}.",
-                id=message.id,
-            )
+        channel = _channel(message)
         if message.action == "unsubscribe":
-            self._unsubscribe(conn, channel.name)
-            conn.push(self.frame("ack", channel.name, _ack_data(message, None)))
+            kept = self._narrow(conn, channel.name, message.symbols)
+            conn.push(self.frame("ack", channel.name, _ack_data(message, kept)))
             return
+        await self._open(conn, message)
+
+    async def _open(self, conn: Connection, message: Subscribe) -> None:
+        """A subscription (ack, snapshot, then live events) or a snapshot."""
+        channel = _channel(message)
         filtered = bool(message.accounts or message.symbols)
         current = conn.subscriptions.get(channel.name)
         if message.action == "snapshot" and current is not None and not filtered:
@@ -379,6 +426,22 @@ class Hub:
         name = subscription.channel.name
         conn.subscriptions[name] = subscription
         self._reroute(name)
+
+    def _narrow(
+        self, conn: Connection, name: str, symbols: list[str] | None
+    ) -> Subscription | None:
+        """Unsubscribe from some symbols of a channel (all when None, or when
+        none would be left); the subscription that remains, if any."""
+        current = conn.subscriptions.get(name)
+        if current is None or not symbols or current.view.symbols is None:
+            self._unsubscribe(conn, name)
+            return None
+        left = current.view.symbols - set(symbols)
+        if not left:
+            self._unsubscribe(conn, name)
+            return None
+        current.view = dataclasses.replace(current.view, symbols=frozenset(left))
+        return current
 
     def _unsubscribe(self, conn: Connection, name: str) -> None:
         if conn.subscriptions.pop(name, None) is not None:
@@ -520,6 +583,17 @@ def _view(principal: Principal, channel: Channel, message: Subscribe) -> View:
         symbols=frozenset(message.symbols) if message.symbols else None,
         require_account=channel.account_bound and scope is not None,
     )
+
+
+def _channel(message: Subscribe) -> Channel:
+    channel = CHANNELS.get(message.channel)
+    if channel is None:
+        raise ProtocolError(
+            UNKNOWN_CHANNEL,
+            f"Unknown channel {message.channel!r}; expected one of {', '.join(CHANNELS.names)}.",
+            id=message.id,
+        )
+    return channel
 
 
 def _ack_data(message: Subscribe, subscription: Subscription | None) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from starlette.websockets import WebSocket
 from engine.clock import Clock
 from engine.security.principal import Principal
 from engine.server.ws_channels import Channel, View
-from engine.server.ws_protocol import CLOSE_TRY_LATER, Frame
+from engine.server.ws_protocol import CLOSE_TRY_LATER, Frame, Framing
 
 
 class Subscription:
@@ -70,8 +70,12 @@ class Connection:
         queue_size: int,
         max_overflows: int,
         auth_method: str,
+        framing: Framing | None = None,
+        path: str = "",
     ) -> None:
         self.id = uuid.uuid4().hex[:16]
+        self.framing = framing  # None: the v1 protocol (SPEC 7)
+        self.path = path
         self.websocket = websocket
         self.principal = principal
         self.auth_method = auth_method
@@ -142,6 +146,7 @@ class Connection:
 
     async def send_loop(self) -> None:
         send = self.websocket.send_text
+        framing = self.framing
         loop = asyncio.get_running_loop()
         while True:
             frames = self._take()
@@ -153,9 +158,16 @@ class Connection:
                 await self._waiter
                 continue
             for frame in frames:
+                if framing is None:
+                    text = frame.render(self.seq + 1)
+                else:  # a seed's format: no seq, and some frames left out
+                    shaped = frame.shaped(framing)
+                    if shaped is None:
+                        continue
+                    text = shaped
                 self.seq += 1
                 self._sending_since = loop.time()
-                await send(frame.render(self.seq))
+                await send(text)
                 self.sent += 1
             self._sending_since = None
 
@@ -210,6 +222,8 @@ class Connection:
             "accounts": sorted(principal.accounts) if principal.accounts is not None else None,
             "auth": self.auth_method,
             "client": self.client,
+            "path": self.path,
+            "framing": self.framing.name if self.framing is not None else "v1",
             "subscriptions": [s.describe() for s in self.subscriptions.values()],
             "queue_depth": self.queue_depth,
             "sent": self.sent,

@@ -8,6 +8,7 @@ Server message: `{"type": T, "channel": C, "seq": N, "ts": "...", "data": {...}}
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Literal
 
@@ -38,7 +39,7 @@ class Frame:
     the first client that sends them, and that text is reused for every other
     client; a conflated quote that no client ever sent is never serialised."""
 
-    __slots__ = ("_data", "_event", "_head", "_tail", "_ts")
+    __slots__ = ("_data", "_event", "_head", "_shaped", "_tail", "_ts", "channel", "type")
 
     def __init__(
         self,
@@ -49,11 +50,14 @@ class Frame:
         *,
         event: Event | None = None,
     ) -> None:
+        self.type = type_
+        self.channel = channel
         self._head = f'{{"type":"{type_}","channel":{json.dumps(channel)},"seq":'
         self._ts = time
         self._data = data
         self._event = event
         self._tail: str | None = None
+        self._shaped: dict[str, str | None] | None = None
 
     @classmethod
     def for_event(cls, channel: str, event: Event) -> Frame:
@@ -72,6 +76,42 @@ class Frame:
             data = pydantic_core.to_json(self._data if self._data is not None else {}).decode()
         ts = pydantic_core.to_json(self._ts).decode()
         return f',"ts":{ts},"data":{data}}}'
+
+    @property
+    def time(self) -> datetime:
+        return self._ts
+
+    @property
+    def event(self) -> Event | None:
+        return self._event
+
+    @property
+    def data(self) -> Any:
+        return self._data
+
+    def shaped(self, framing: Framing) -> str | None:
+        """The frame in another API's words (`framing.shape`), serialised once
+        per framing however many clients speak it; None: not sent to them."""
+        shaped = self._shaped
+        if shaped is None:
+            shaped = self._shaped = {}
+        try:
+            return shaped[framing.name]
+        except KeyError:
+            message = framing.shape(self)
+            text = None if message is None else pydantic_core.to_json(message).decode()
+            shaped[framing.name] = text
+            return text
+
+
+class Framing:
+    """A seed's wire format for the same frames: `shape` maps a frame to the
+    message that API's clients expect (None to leave it out). Its messages
+    carry no `seq`."""
+
+    def __init__(self, name: str, shape: Callable[[Frame], dict[str, Any] | None]) -> None:
+        self.name = name
+        self.shape = shape
 
 
 # --- client messages ------------------------------------------------------------

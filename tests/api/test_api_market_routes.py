@@ -42,9 +42,11 @@ async def test_market_view_comes_from_the_cache(api: Api) -> None:
     assert len(view["bars"]) == 5 and view["timeframe"] == "S15"
     assert second.json()["bars"] == view["bars"]
     stats = (await viewer.get("/api/v1/cache/stats")).json()
-    assert (stats["bars"]["hits"], stats["bars"]["misses"]) == (1, 1)
+    # S15 bars asked for, and the H1 bars of the 24-hour figures (`day`).
+    assert (stats["bars"]["hits"], stats["bars"]["misses"]) == (2, 2)
     assert (stats["trades"]["hits"], stats["trades"]["misses"]) == (1, 1)
-    assert stats["bar_series"] == 1
+    assert stats["bar_series"] == 2
+    assert view["day"]["volume_24h"] > 0 and view["day"]["low"] <= view["day"]["last"]
 
     assert (await viewer.get("/api/v1/market/NOPE")).status_code == 404
     assert fields(await viewer.get("/api/v1/market/EURUSD", params={"bars": 501})) == ["query.bars"]
@@ -59,10 +61,11 @@ async def test_invalidating_the_cache(api: Api) -> None:
 
     one = await trader.post("/api/v1/cache/invalidate", json={"symbol": "EURUSD", "kind": "bars"})
     assert one.status_code == 200, one.text
-    assert one.json()["dropped"] == 1
-    assert one.json()["stats"]["bar_series"] == 1
+    # Each view holds two bar series (its timeframe and the H1 of `day`) and trades.
+    assert one.json()["dropped"] == 2
+    assert one.json()["stats"]["bar_series"] == 2
     everything = await trader.post("/api/v1/cache/invalidate")
-    assert everything.json()["dropped"] == 3
+    assert everything.json()["dropped"] == 4
     assert everything.json()["stats"]["invalidations"] == 2
 
     assert fields(await trader.post("/api/v1/cache/invalidate", json={"kind": "quotes"})) == [

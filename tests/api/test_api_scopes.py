@@ -194,6 +194,7 @@ class Resources:
             key_id="0" * 12,
             limit_id="999999",
             connection_id="999999",
+            cache_type="market_data",
             signal_id="999999",
         )
         positions = (await admin.get("/api/v1/portfolio/positions")).json()

@@ -60,8 +60,8 @@ class Stream:
             return (frame.code, frame.reason) if frame else (None, "")
 
 
-def ws_url(http_url: str, query: str = "") -> str:
-    return http_url.replace("http://", "ws://", 1) + "/api/v1/ws" + (f"?{query}" if query else "")
+def ws_url(http_url: str, query: str = "", path: str = "/api/v1/ws") -> str:
+    return http_url.replace("http://", "ws://", 1) + path + (f"?{query}" if query else "")
 
 
 @asynccontextmanager
@@ -70,6 +70,7 @@ async def connect(
     token: str | None = None,
     *,
     query: str = "",
+    path: str = "/api/v1/ws",
     welcome: bool = True,
     **options: Any,
 ) -> AsyncIterator[Stream]:
@@ -79,7 +80,7 @@ async def connect(
     # Unread messages never pause the client's reading, so closing never waits on them.
     options.setdefault("max_queue", None)
     async with websockets.connect(
-        ws_url(http_url, query), additional_headers=headers, open_timeout=WAIT, **options
+        ws_url(http_url, query, path), additional_headers=headers, open_timeout=WAIT, **options
     ) as ws:
         stream = Stream(ws)
         if welcome:

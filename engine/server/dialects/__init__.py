@@ -10,33 +10,54 @@ table per dialect: its paths, the v1 twin, and what differs.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from fastapi import APIRouter, FastAPI
 
 from config.models import DialectSettings
-from engine.server.dialects import control_panel, risk_jobs, task_queue, workers_api
+from engine.server.dialects import (
+    control_panel,
+    market_cache,
+    risk_jobs,
+    task_queue,
+    task_workers,
+    workers_api,
+)
 
 
 @dataclass(frozen=True)
 class Dialect:
     name: str  # the switch under [server.dialects]
     title: str
-    router: APIRouter
+    routers: tuple[APIRouter, ...]
     root_groups: tuple[str, ...] = ()  # endpoint groups at the root, for rate limits and audit
     # Served before v1: its literal paths sit beside v1's parameterised ones
     # (`/api/v1/jobs/health` beside `/api/v1/jobs/{job_id}`); it declares no path v1 has.
     before_v1: bool = False
     # Paths whose errors carry the seed's `"status": "error"` and `timestamp` too.
     enveloped: tuple[str, ...] = ()
+    setup: Callable[[FastAPI], None] | None = None  # state its routes need
 
 
 DIALECTS = (
-    Dialect("workers", workers_api.TITLE, workers_api.router),
-    Dialect("control_panel", control_panel.TITLE, control_panel.router),
-    Dialect("risk_jobs", risk_jobs.TITLE, risk_jobs.router, before_v1=True),
+    Dialect("workers", workers_api.TITLE, (workers_api.router,)),
+    Dialect("control_panel", control_panel.TITLE, (control_panel.router, control_panel.sockets)),
     Dialect(
-        "task_queue", task_queue.TITLE, task_queue.router, enveloped=(task_queue.PREFIX + "/",)
+        "risk_jobs",
+        risk_jobs.TITLE,
+        (risk_jobs.router, market_cache.router),
+        before_v1=True,
+        setup=market_cache.setup,
+    ),
+    # Before v1 for `/api/v1/workers/heartbeat`, beside v1's `/workers/{account_id}`.
+    Dialect(
+        "task_queue",
+        task_queue.TITLE,
+        (task_queue.router, task_workers.router),
+        before_v1=True,
+        enveloped=(task_queue.PREFIX + "/", "/api/v1/workers/heartbeat", "/workers/status"),
+        setup=task_workers.setup,
     ),
 )
 
@@ -52,7 +73,10 @@ def install(app: FastAPI, settings: DialectSettings, *, before_v1: bool) -> tupl
     enveloped = list(getattr(app.state, "enveloped", ()))
     for dialect in enabled(settings):
         if dialect.before_v1 is before_v1:
-            app.include_router(dialect.router)
+            for router in dialect.routers:
+                app.include_router(router)
+            if dialect.setup is not None:
+                dialect.setup(app)
             groups.extend(dialect.root_groups)
             enveloped.extend(dialect.enveloped)
     app.state.enveloped = tuple(enveloped)

@@ -6,7 +6,10 @@ instruments, signals and models groups whole, `POST /api/auth/login`,
 `/api/health`, `/api/health/components` and `/api/metrics`. Three exist only
 here, as thin calls into the same services: `GET /api/auth/status` (who the
 token is, or that there is none; never a 401), and `POST /api/signals/filter`
-(the signal query with its filters in a JSON body).
+(the signal query with its filters in a JSON body). Its stream, `/ws`, is
+v1's protocol with the connection subscribed on connect to what the seed
+lists: system status, signals, alerts (health and risk) and jobs (model
+training progress); configuration changes come as `system` events.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Request, Response, WebSocket
 from pydantic import BaseModel, ConfigDict, Field
 
 from engine.engine import Engine
@@ -33,6 +36,7 @@ from engine.server.routers import (
     system,
 )
 from engine.server.schemas import MAX_SKIP, Page, Paging, error_responses
+from engine.server.ws import SocketDialect
 
 TITLE = "control panel"
 TAG = "dialect: control panel"
@@ -115,3 +119,11 @@ async def filter_signals(
 
 
 router.include_router(extra)
+
+STREAM = SocketDialect("control_panel", channels=("system", "signals", "alerts", "jobs"))
+sockets = APIRouter()
+
+
+@sockets.websocket("/ws")
+async def stream(websocket: WebSocket) -> None:
+    await websocket.app.state.hub.serve(websocket, STREAM)

@@ -46,14 +46,10 @@ _JOB_METRICS = ("completion_rate", "avg_duration", "error_rate")
 _COLUMNS = ("day", "account_id", "start_equity", "end_equity", "pnl", "trades")
 
 
-class Dashboard(BaseModel):
-    time: datetime
-    status: SystemStatus
-    accounts: list[AccountSnapshot]
-    day: date | None  # the latest reported day
-    reports: list[DailyReport]
-    jobs: JobStats
-    # The task queue's figures, over the jobs the caller sees:
+class TaskFigures(BaseModel):
+    """The task queue's figures, over the jobs the caller sees (the dashboard's
+    and the task queue's `/ws/metrics`)."""
+
     total_tasks: int = Field(description="jobs stored, in every state")
     completed_tasks: int
     failed_tasks: int = Field(description="in the dead-letter queue")
@@ -62,6 +58,15 @@ class Dashboard(BaseModel):
     average_duration: float | None = Field(description="seconds a completed job ran, on average")
     workers_active: int = Field(description="trading workers running")
     workers_total: int
+
+
+class Dashboard(TaskFigures):
+    time: datetime
+    status: SystemStatus
+    accounts: list[AccountSnapshot]
+    day: date | None  # the latest reported day
+    reports: list[DailyReport]
+    jobs: JobStats
 
 
 class TrendPoint(BaseModel):
@@ -82,14 +87,8 @@ async def dashboard(
     """The accounts now, the latest day's reports, and the job queue."""
     reports = await _reports(engine, principal, days=7, account=None)
     latest = max((r.day for r in reports), default=None)
-    system = (
-        scoped_status(engine, engine.status(), principal.accounts)
-        if principal.accounts is not None
-        else engine.status()
-    )
+    system = _status(engine, principal)
     jobs = await engine.jobs.stats(principal.accounts)
-    total = sum(jobs.states.values())
-    completed = jobs.states[JobState.COMPLETED]
     return Dashboard(
         time=engine.clock.now(),
         status=system,
@@ -97,6 +96,27 @@ async def dashboard(
         day=latest,
         reports=[r for r in reports if r.day == latest],
         jobs=jobs,
+        **(await task_figures(engine, principal, jobs, system)).model_dump(),
+    )
+
+
+def _status(engine: Engine, principal: Principal) -> SystemStatus:
+    if principal.accounts is None:
+        return engine.status()
+    return scoped_status(engine, engine.status(), principal.accounts)
+
+
+async def task_figures(
+    engine: Engine,
+    principal: Principal,
+    jobs: JobStats | None = None,
+    system: SystemStatus | None = None,
+) -> TaskFigures:
+    jobs = jobs or await engine.jobs.stats(principal.accounts)
+    system = system or _status(engine, principal)
+    total = sum(jobs.states.values())
+    completed = jobs.states[JobState.COMPLETED]
+    return TaskFigures(
         total_tasks=total,
         completed_tasks=completed,
         failed_tasks=jobs.dead,

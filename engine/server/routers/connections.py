@@ -36,8 +36,10 @@ class ConnectionInfo(BaseModel):
     kind: str
     role: Role
     accounts: list[str] | None = Field(description="the key's account scope; null for all")
-    auth: str = Field(description="how it authenticated: header, message or ticket")
+    auth: str = Field(description="how it authenticated: header, message, ticket or query")
     client: str
+    path: str = Field(description="the path it connected to")
+    framing: str = Field(description="the wire format it speaks: v1, or a seed dialect's")
     subscriptions: list[SubscriptionInfo]
     queue_depth: int
     sent: int

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from fastapi import APIRouter, Depends, Path, Query, Request, status
+from fastapi import APIRouter, Body, Depends, Path, Query, Request, status
 from pydantic import Field
 
 from engine.domain import RiskAction, RiskLimitKind, RiskScope
 from engine.engine import Engine
 from engine.models import RiskEvaluation, RiskLimit
-from engine.risk.service import RiskLimitNotFound
+from engine.risk.service import RiskLimitNotFound, summarised
 from engine.security.principal import Principal
 from engine.server.body_errors import body_fields
 from engine.server.deps import (
@@ -152,26 +152,35 @@ async def delete_limit(
         return await engine.risk.delete(limit_id)
 
 
-@router.post("/evaluate", response_model=RiskEvaluation)
+class Evaluate(RequestBody):
+    symbol: str | None = Field(default=None, description="only the limits that bind it")
+
+
+@router.post("/evaluate", response_model=RiskEvaluation, responses=error_responses(404))
 async def evaluate(
-    engine: Engine = Depends(get_engine), principal: Principal = Depends(viewer)
+    body: Evaluate | None = Body(None),
+    engine: Engine = Depends(get_engine),
+    principal: Principal = Depends(viewer),
 ) -> RiskEvaluation:
     """Judge every enabled limit now: its metric against warning and threshold,
     the violations (breached limits), the warnings, the books equity limits
-    measure from, and the kill switch. Changes nothing but what the continuous
-    evaluation would (a crossing found here raises its alert as it would anyway)."""
+    measure from, and the kill switch; the overall `risk_level` and the margin
+    ratio. With `{"symbol": ...}`, only the limits that bind that symbol.
+    Changes nothing but what the continuous evaluation would (a crossing found
+    here raises its alert as it would anyway)."""
+    symbol = body.symbol if body is not None else None
+    if symbol is not None:
+        engine.instrument_service.get(symbol)  # 404 for a symbol not traded here
     evaluation = engine.risk.evaluate()
-    if principal.accounts is None:
-        return evaluation
-    metrics = [m for m in evaluation.metrics if principal.sees(m.account_id)]
-    return evaluation.model_copy(
-        update={
-            "metrics": metrics,
-            "violations": [m for m in evaluation.violations if principal.sees(m.account_id)],
-            "warnings": [m for m in evaluation.warnings if principal.sees(m.account_id)],
-            "books": [b for b in evaluation.books if b.account_id in principal.accounts],
-        }
-    )
+    if principal.accounts is not None:
+        evaluation = evaluation.model_copy(
+            update={
+                "metrics": [m for m in evaluation.metrics if principal.sees(m.account_id)],
+                "books": [b for b in evaluation.books if b.account_id in principal.accounts],
+            }
+        )
+    accounts = [a for a in engine.snapshot().accounts if principal.sees(a.account_id)]
+    return summarised(evaluation, accounts, symbol)
 
 
 def _visible(engine: Engine, principal: Principal, limit_id: str) -> RiskLimit:

@@ -30,5 +30,8 @@ async def ws_ticket(request: Request, principal: Principal = Depends(viewer)) ->
 
 @router.websocket("/ws")
 async def stream(websocket: WebSocket) -> None:
+    """v1's stream (SPEC 7). A client that authenticates with `?token=` (where
+    the operator allows it) is seed 003's, and gets that API's flat messages."""
     hub: Hub = websocket.app.state.hub
-    await hub.serve(websocket)
+    dialect = websocket.app.state.url_token_socket if "token" in websocket.query_params else None
+    await hub.serve(websocket, dialect)
