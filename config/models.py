@@ -188,6 +188,11 @@ class DialectSettings(_Section):
     task_queue: bool = Field(
         default=True, description="`/api/v1/tasks`: the task queue API, in its envelope"
     )
+    portfolio: bool = Field(
+        default=True,
+        description="`/strategies`, `/portfolio`, `/orders`, `/performance`, `/catalog` at the "
+        "root: the strategies and portfolio API",
+    )
     ws_query_token: bool = Field(
         default=False,
         description="accept `?token=` on the seeds' WebSocket paths (tokens in URLs end up in "

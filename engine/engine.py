@@ -325,10 +325,17 @@ class Engine(Kernel):
     # --- market data and price alerts --------------------------------------------
 
     async def market_view(
-        self, symbol: str, timeframe: Timeframe, bars: int = 50, trades: int = 20
+        self,
+        symbol: str,
+        timeframe: Timeframe,
+        bars: int = 50,
+        trades: int = 20,
+        *,
+        day: bool = False,
     ) -> MarketView:
         """`symbol`'s latest quote, recent closed bars and our recent fills, from
-        the market-data cache."""
+        the market-data cache; with `day`, its last 24 hours too (a read of the
+        cached H1 bars)."""
         self.instrument_service.get(symbol)
         cache = self.market_cache
         return MarketView(
@@ -337,7 +344,7 @@ class Engine(Kernel):
             timeframe=timeframe,
             bars=cache.bars(symbol, timeframe, bars),
             trades=await cache.trades(symbol, trades),
-            day=cache.day(symbol),
+            day=cache.day(symbol) if day else None,
         )
 
     def market_day(self, symbol: str) -> MarketDay | None:

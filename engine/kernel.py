@@ -18,6 +18,7 @@ from decimal import Decimal
 from config.models import Settings
 from engine.alerts import AlertCenter
 from engine.bus import EventBus
+from engine.catalog import Catalog
 from engine.clock import Clock, RealClock
 from engine.commit import after_commit
 from engine.ids import IdSequence
@@ -83,6 +84,9 @@ class Kernel:
         # Symbol, volume, prices, stops and margin, judged before any broker (rank 100).
         gate.add(
             VALIDATION_CHECK, OrderValidation(settings.account, market.quote), rank=VALIDATION_RANK
+        )
+        self.catalog = Catalog(
+            store.catalog, lambda: market.simulator, lambda: settings.instruments, clock
         )
         self.market_cache = MarketCache(
             market.quote, market.history, store.trades, clock, quoted=lambda: len(market.latest)

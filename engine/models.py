@@ -581,6 +581,29 @@ class OrderBook(_Model):
     asks: list[BookLevel]
 
 
+class DatasetColumn(_Model):
+    name: str
+    type: str = Field(description="TEXT, INTEGER, REAL, ...; decimals are TEXT, exact")
+
+
+class Dataset(_Model):
+    """One dataset of the catalog: what it holds and how big it is."""
+
+    id: str = Field(examples=["fills", "bars.EURUSD.M1"])
+    name: str
+    kind: Literal["stored", "market"] = Field(
+        description="rows in the store, or bars the market source draws"
+    )
+    description: str
+    columns: list[DatasetColumn]
+    rows: int
+    start: datetime | None = Field(description="the first row's time")
+    end: datetime | None = Field(description="the last row's time")
+    size_bytes: int
+    size_estimated: bool = Field(description="true where the size is reckoned, not counted")
+    formats: list[Literal["csv", "jsonl"]] = ["csv", "jsonl"]
+
+
 class LogRecord(_Model):
     time: datetime
     level: Literal["debug", "info", "warning", "error"] = "info"

@@ -113,6 +113,12 @@ def _check_header(path: Path) -> None:
         )
 
 
+async def connect_reader(path: Path) -> aiosqlite.Connection:
+    """A read-only connection of the caller's own (a long read that should not
+    hold the shared one); the caller closes it."""
+    return await _connect(path, read_only=True)
+
+
 async def _connect(path: Path, *, read_only: bool) -> aiosqlite.Connection:
     try:
         # Autocommit mode: the writer and the migrations open transactions themselves.

@@ -7,6 +7,7 @@ from pathlib import Path
 from config.models import StorageSettings
 from storage.accounts import AccountStateStore
 from storage.alerts import AlertStore
+from storage.catalog import CatalogStore
 from storage.db import Database
 from storage.equity import EquityStore
 from storage.events import EventLogStore
@@ -49,6 +50,7 @@ class Store:
         self.instruments = InstrumentStore(db)
         self.trades = TradeStore(db)
         self.risk = RiskStore(db)
+        self.catalog = CatalogStore(db)
 
     @classmethod
     async def open(cls, path: Path, settings: StorageSettings | None = None) -> Store:

@@ -127,8 +127,9 @@ class MarketCache:
         return dropped
 
     def day(self, symbol: str) -> MarketDay | None:
-        """The last 24 hours of `symbol` from its cached H1 bars; None without a quote."""
-        quote = self.quote(symbol)
+        """The last 24 hours of `symbol` from its cached H1 bars (a bars read);
+        None without a quote."""
+        quote = self._quotes(symbol)
         if quote is None:
             return None
         bars = self.bars(symbol, Timeframe.H1, 24)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -122,33 +122,88 @@ class MarketSimulator:
         live bars without a gap, so strategies can trade on their first live bar.
 
         The same arguments give the same bars; an unknown symbol gives none."""
+        chunks = self.iter_history(symbol, timeframe, count, end, chunk=max(1, count))
+        return next(chunks, [])
+
+    def iter_history(
+        self, symbol: str, timeframe: Timeframe, count: int, end: datetime, chunk: int = 10_000
+    ) -> Iterator[list[Bar]]:
+        """`history`'s bars in chunks of at most `chunk`, oldest first, holding
+        one chunk at a time: a year of M1 bars streams in constant memory.
+
+        The bars are drawn backwards from the current price, so a first pass
+        runs the draws from the newest bar to the oldest keeping only the
+        generator's state where each chunk starts; each chunk is then drawn
+        again from its saved state, from the oldest chunk to the newest."""
         walk = self._walks.get(symbol)
         if walk is None or count <= 0:
-            return []
-        seconds = timeframe.seconds
-        rng = random.Random(f"{self.seed}:{symbol}:{timeframe.value}:{_to_ms(end)}")
-        sigma = walk.sigma * math.sqrt(seconds)
-        digits = walk.digits
-        ticks = max(1, round(seconds * walk.ticks_per_second))
-        first_open = (_to_ms(end) // 1000 // seconds - count) * seconds
+            return
+        draw = _Draw(self.seed, walk, timeframe, end, count, rng_key=f"{symbol}:{timeframe.value}")
+        if count <= chunk:  # one chunk: no first pass
+            yield draw.bars(draw.rng.getstate(), draw.close, count - 1, 0)
+            return
+        starts = draw.checkpoints(chunk)
+        for index, (state, close) in reversed(list(enumerate(starts))):
+            newest = count - 1 - index * chunk
+            oldest = max(0, newest - chunk + 1)
+            yield draw.bars(state, close, newest, oldest)
+
+
+class _Draw:
+    """The backward walk of one `history` call (see `MarketSimulator.iter_history`)."""
+
+    def __init__(
+        self, seed: int, walk: _Walk, timeframe: Timeframe, end: datetime, count: int, rng_key: str
+    ) -> None:
+        self.symbol = walk.symbol
+        self.timeframe = timeframe
+        self.count = count
+        self.seconds = seconds = timeframe.seconds
+        self.rng = random.Random(f"{seed}:{rng_key}:{_to_ms(end)}")
+        self.sigma = walk.sigma * math.sqrt(seconds)
+        self.digits = walk.digits
+        self.ticks = max(1, round(seconds * walk.ticks_per_second))
+        self.first_open = (_to_ms(end) // 1000 // seconds - count) * seconds
+        self.close = walk.last.mid
+
+    def checkpoints(self, chunk: int) -> list[tuple[object, float]]:
+        """The generator's state and the close at the newest bar of each chunk,
+        newest chunk first (a pass that makes no bars)."""
+        rng, sigma = self.rng, self.sigma
+        gauss = rng.gauss
+        close = self.close
+        starts: list[tuple[object, float]] = []
+        for step in range(self.count):
+            if step % chunk == 0:
+                starts.append((rng.getstate(), close))
+            open_ = close / math.exp(sigma * gauss(0.0, 1.0))
+            gauss(0.0, 0.5)
+            gauss(0.0, 0.5)
+            close = open_
+        return starts
+
+    def bars(self, state: object, close: float, newest: int, oldest: int) -> list[Bar]:
+        """Bars `oldest`..`newest` (by index from the first), oldest first;
+        each bar opens where the one before it closed."""
+        rng, sigma, digits = self.rng, self.sigma, self.digits
+        rng.setstate(state)  # type: ignore[arg-type]
+        gauss = rng.gauss
+        seconds, first_open = self.seconds, self.first_open
         bars: list[Bar] = []
-        close = walk.last.mid
-        # Walk backwards from the current price: each bar opens where the one
-        # before it closed.
-        for index in range(count - 1, -1, -1):
-            open_ = close / math.exp(sigma * rng.gauss(0.0, 1.0))
-            high = max(open_, close) * math.exp(abs(rng.gauss(0.0, 0.5)) * sigma)
-            low = min(open_, close) / math.exp(abs(rng.gauss(0.0, 0.5)) * sigma)
+        for index in range(newest, oldest - 1, -1):
+            open_ = close / math.exp(sigma * gauss(0.0, 1.0))
+            high = max(open_, close) * math.exp(abs(gauss(0.0, 0.5)) * sigma)
+            low = min(open_, close) / math.exp(abs(gauss(0.0, 0.5)) * sigma)
             bars.append(
                 Bar(
-                    symbol=symbol,
-                    timeframe=timeframe,
+                    symbol=self.symbol,
+                    timeframe=self.timeframe,
                     time=_EPOCH + timedelta(seconds=first_open + index * seconds),
                     open=round(open_, digits),
                     high=round(high, digits),
                     low=round(low, digits),
                     close=round(close, digits),
-                    ticks=ticks,
+                    ticks=self.ticks,
                 )
             )
             close = open_

@@ -26,6 +26,7 @@ from engine.server.routers import (
     analytics,
     audit,
     auth,
+    catalog,
     config_routes,
     connections,
     health,
@@ -84,6 +85,7 @@ ROUTERS = [
     (schedules, API_PREFIX),
     (models, API_PREFIX),
     (analytics, API_PREFIX),
+    (catalog, API_PREFIX),
     (metrics, ""),
 ]
 

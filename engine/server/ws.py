@@ -28,7 +28,6 @@ import logging
 import math
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
@@ -72,7 +71,7 @@ log = logging.getLogger("tradedeck.api.ws")
 _URL_CREDENTIALS = ("token", "access_token", "api_key", "apikey", "key", "jwt")
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class SocketDialect:
     """A seed's WebSocket path served by the same hub: the same authentication,
     queues and back-pressure, with the seed's wire format (`framing`; None for
@@ -83,6 +82,7 @@ class SocketDialect:
     framing: Framing | None = None
     channels: tuple[str, ...] = ()
     companion: Callable[[Hub, Connection], Awaitable[None]] | None = None
+    aliases: Mapping[str, str] = dataclasses.field(default_factory=dict)  # seed name -> channel
 
 
 # How long an orderly close waits for the client's queue to flush.
@@ -237,6 +237,8 @@ class Hub:
             framing=dialect.framing if dialect is not None else None,
             path=websocket.url.path,
         )
+        if dialect is not None:
+            conn.aliases = dialect.aliases
         self.connections[conn.id] = conn
         self.connections_total += 1
         self._start_housekeeping()
@@ -376,6 +378,8 @@ class Hub:
             return
         if isinstance(message, Auth):
             raise ProtocolError(INVALID_REQUEST, "This connection is already authenticated.")
+        if message.channel in conn.aliases:
+            message = message.model_copy(update={"channel": conn.aliases[message.channel]})
         channel = _channel(message)
         if message.action == "unsubscribe":
             kept = self._narrow(conn, channel.name, message.symbols)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections import deque
+from collections.abc import Mapping
 from typing import Any
 
 from starlette.websockets import WebSocket
@@ -75,6 +76,7 @@ class Connection:
     ) -> None:
         self.id = uuid.uuid4().hex[:16]
         self.framing = framing  # None: the v1 protocol (SPEC 7)
+        self.aliases: Mapping[str, str] = {}  # a dialect's channel names
         self.path = path
         self.websocket = websocket
         self.principal = principal

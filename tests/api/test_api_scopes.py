@@ -195,6 +195,7 @@ class Resources:
             limit_id="999999",
             connection_id="999999",
             cache_type="market_data",
+            dataset_id="fills",
             signal_id="999999",
         )
         positions = (await admin.get("/api/v1/portfolio/positions")).json()

@@ -19,6 +19,7 @@ from config.models import DialectSettings
 from engine.server.dialects import (
     control_panel,
     market_cache,
+    portfolio_api,
     risk_jobs,
     task_queue,
     task_workers,
@@ -58,6 +59,13 @@ DIALECTS = (
         before_v1=True,
         enveloped=(task_queue.PREFIX + "/", "/api/v1/workers/heartbeat", "/workers/status"),
         setup=task_workers.setup,
+        root_groups=("workers",),
+    ),
+    Dialect(
+        "portfolio",
+        portfolio_api.TITLE,
+        (portfolio_api.router,),
+        root_groups=portfolio_api.GROUPS,
     ),
 )
 

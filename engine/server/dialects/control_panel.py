@@ -120,7 +120,16 @@ async def filter_signals(
 
 router.include_router(extra)
 
-STREAM = SocketDialect("control_panel", channels=("system", "signals", "alerts", "jobs"))
+STREAM = SocketDialect(
+    "control_panel",
+    channels=("system", "signals", "alerts", "jobs"),
+    # The strategies/portfolio API's channel names (seed 004) on the same path.
+    aliases={
+        "portfolio_updates": "portfolio",
+        "trade_notifications": "fills",
+        "order_fills": "orders",
+    },
+)
 sockets = APIRouter()
 
 

@@ -38,7 +38,7 @@ async def market(
     engine: Engine = Depends(get_engine),
     principal: Principal = Depends(viewer),
 ) -> MarketView:
-    view = await engine.market_view(symbol, timeframe, bars, trades)
+    view = await engine.market_view(symbol, timeframe, bars, trades, day=True)
     if principal.accounts is None:
         return view
     # A key limited to some accounts sees only their fills.
