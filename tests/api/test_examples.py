@@ -38,9 +38,8 @@ async def _subscribed(api: Api, channels: set[str]) -> None:
     """Until a connection (the script's) has subscribed to `channels`."""
     hub = api.app.state.hub
     async with asyncio.timeout(30):
-        for _ in iter(int, 1):  # polled: the hub has no event for it
-            if any(channels <= set(c.subscriptions) for c in hub.connections.values()):
-                return
+        # Polled: the hub has no event for a subscription.
+        while not any(channels <= set(c.subscriptions) for c in hub.connections.values()):  # noqa: ASYNC110
             await asyncio.sleep(0.05)
 
 
