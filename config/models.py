@@ -7,11 +7,12 @@ file with several problems reports all of them at once, each with its path.
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from engine.domain import (
     BrokerKind,
@@ -157,6 +158,9 @@ class StorageSettings(_Section):
     batch_max: int = Field(default=2000, ge=1)
 
 
+_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE"})
+
+
 class RateLimitSettings(_Section):
     """Requests per window, per key (or client address) and endpoint group."""
 
@@ -166,10 +170,36 @@ class RateLimitSettings(_Section):
         default_factory=lambda: {"orders": 120, "auth": 30, "system": 60},
         description="per-group limits, e.g. workers = 300",
     )
+    endpoints: dict[str, int] = Field(
+        default_factory=lambda: {"POST /orders": 60},
+        description="per-endpoint limits per window, counted beside the group's: "
+        '`"METHOD /path"` after the API prefix, `*` for one path segment, e.g. '
+        '`"POST /orders" = 60`, `"DELETE /orders/*" = 120`',
+    )
+    hourly: int | None = Field(
+        default=36_000,
+        ge=1,
+        description="requests per hour per key over every group (the per-minute limits are "
+        "the burst); none: no hourly limit",
+    )
     admin_multiplier: int = Field(default=5, ge=1, description="admins get this many times more")
     login_attempts: int = Field(
         default=10, ge=1, description="failed logins per window per user/IP"
     )
+
+    @field_validator("endpoints")
+    @classmethod
+    def _endpoint_keys(cls, endpoints: dict[str, int]) -> dict[str, int]:
+        for key, limit in endpoints.items():
+            method, _, path = key.partition(" ")
+            if method not in _METHODS or not path.startswith("/") or " " in path.strip():
+                raise ValueError(
+                    f'{key!r}: an endpoint is "METHOD /path", e.g. "POST /orders" '
+                    f"(METHOD one of {', '.join(sorted(_METHODS))})"
+                )
+            if limit < 1:
+                raise ValueError(f"{key!r}: the limit must be at least 1, not {limit}")
+        return endpoints
 
 
 class DialectSettings(_Section):
@@ -225,12 +255,36 @@ class ServerSettings(_Section):
     ws_auth_timeout_seconds: float = Field(default=5.0, gt=0)
     rate_limits: RateLimitSettings = Field(default_factory=RateLimitSettings)
     dialects: DialectSettings = Field(default_factory=DialectSettings)
+    cors_origins: list[str] = Field(
+        default_factory=list,
+        description="browser origins allowed to call the API (`https://dash.example.com`); "
+        "none by default; `*` for any",
+    )
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _cors_origins(cls, origins: list[str]) -> list[str]:
+        return _origins(origins)
+
     environment: str | None = Field(
         default=None,
         max_length=40,
         description="what `/info` calls this deployment (production, staging...); "
         "default: the engine's mode",
     )
+
+
+_ORIGIN = re.compile(r"^https?://[A-Za-z0-9.-]+(:\d{1,5})?$")
+
+
+def _origins(origins: list[str]) -> list[str]:
+    for origin in origins:
+        if origin != "*" and not _ORIGIN.match(origin):
+            raise ValueError(
+                f"{origin!r} is not an origin: scheme and host (and port), no path, "
+                "e.g. https://dash.example.com or http://localhost:3000"
+            )
+    return origins
 
 
 class ScheduleConfig(_Section):

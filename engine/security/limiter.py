@@ -1,6 +1,8 @@
 """Fixed-window request counters that survive a restart.
 
-Counting happens in memory (a request must not wait for a disk write); the
+Each counter has its own window length, given with every hit (a minute for
+an endpoint group, an hour for a key's hourly allowance); its group name
+tells them apart. Counting happens in memory (a request must not wait for a disk write); the
 counters that changed are written to SQLite in one batch shortly after, and
 on close. On open the current window's counters are read back, so restarting
 the server does not hand a client a fresh allowance.
@@ -26,41 +28,55 @@ FLUSH_DELAY_SECONDS = 0.25
 
 class Limiter:
     def __init__(self, store: SecurityStore, clock: Clock, window_seconds: int) -> None:
+        """`window_seconds`: the default window, and the shortest kept."""
         self._store = store
         self._clock = clock
         self.window_seconds = window_seconds
-        # (subject, group) -> [window start (epoch s), count]
+        self.longest = window_seconds  # counters older than this window are forgotten
+        # (subject, group) -> [window start (epoch s), count, window (s)]
         self._counts: dict[tuple[str, str], list[int]] = {}
         self._dirty: set[tuple[str, str]] = set()
         self._flush_handle: asyncio.TimerHandle | None = None
         self._flushing: asyncio.Future[None] | None = None
 
-    async def load(self) -> None:
-        """Read back the current window's counters and drop older ones."""
-        start = self._window_start(self._clock.now())
+    async def load(self, longest: int | None = None) -> None:
+        """Read back the counters of the current windows (up to `longest`
+        seconds old) and drop older ones. A counter read back is the current
+        one of its group only if its window started when the group's current
+        window did, so reading a few past windows too is harmless."""
+        self.longest = max(self.window_seconds, longest or 0)
+        start = _start(self._clock.now(), self.longest)
         for row in await self._store.counters(since=start):
-            self._counts[(row.subject, row.group)] = [row.window_start, row.count]
+            self._counts[(row.subject, row.group)] = [row.window_start, row.count, 0]
         await self._store.prune_counters(before=start)
 
-    def hit(self, subject: str, group: str, limit: int) -> RateDecision:
-        """Count one request and say whether it is within `limit`.
+    def hit(self, subject: str, group: str, limit: int, window: int | None = None) -> RateDecision:
+        """Count one request and say whether it is within `limit` per `window`
+        seconds (the default window when None).
 
         A refused request is not counted, so a client that waits for
         `Retry-After` is served when the window turns."""
         now = self._clock.now()
-        counter = self._current(subject, group, now)
+        window = window or self.window_seconds
+        counter = self._current(subject, group, now, window)
         allowed = counter[1] < limit
         if allowed:
-            counter[1] += 1
-            self._dirty.add((subject, group))
-            self._schedule_flush()
+            self.count(subject, group, counter)
         return self._decision(counter, limit, now, allowed)
 
-    def peek(self, subject: str, group: str, limit: int) -> RateDecision:
+    def peek(self, subject: str, group: str, limit: int, window: int | None = None) -> RateDecision:
         """Whether one more request would be allowed, without counting it."""
         now = self._clock.now()
-        counter = self._current(subject, group, now)
+        counter = self._current(subject, group, now, window or self.window_seconds)
         return self._decision(counter, limit, now, counter[1] < limit)
+
+    def count(self, subject: str, group: str, counter: list[int] | None = None) -> None:
+        """Count a request that `peek` allowed."""
+        if counter is None:
+            counter = self._counts[(subject, group)]
+        counter[1] += 1
+        self._dirty.add((subject, group))
+        self._schedule_flush()
 
     async def flush(self) -> None:
         """Write every changed counter now; return once committed."""
@@ -77,28 +93,27 @@ class Limiter:
 
     # --- internals -----------------------------------------------------------
 
-    def _current(self, subject: str, group: str, now: datetime) -> list[int]:
-        start = self._window_start(now)
+    def _current(self, subject: str, group: str, now: datetime, window: int) -> list[int]:
+        start = _start(now, window)
         counter = self._counts.get((subject, group))
         if counter is None or counter[0] != start:
-            counter = [start, 0]
+            counter = [start, 0, window]
             self._counts[(subject, group)] = counter
+        counter[2] = window
         return counter
-
-    def _window_start(self, now: datetime) -> int:
-        seconds = int(now.timestamp())
-        return seconds - seconds % self.window_seconds
 
     def _decision(
         self, counter: list[int], limit: int, now: datetime, allowed: bool
     ) -> RateDecision:
-        reset = max(1, math.ceil(counter[0] + self.window_seconds - now.timestamp()))
+        ends = counter[0] + counter[2]
+        wait = max(1, math.ceil(ends - now.timestamp()))
         return RateDecision(
             allowed=allowed,
             limit=limit,
             remaining=max(0, limit - counter[1]),
-            reset=reset,
-            retry_after=0 if allowed else reset,
+            reset=ends,
+            retry_after=0 if allowed else wait,
+            window=counter[2],
         )
 
     def _schedule_flush(self) -> None:
@@ -109,7 +124,7 @@ class Limiter:
     def _start_flush(self) -> None:
         self._flush_handle = None
         rows = [
-            CounterRow(subject, group, *self._counts[(subject, group)])
+            CounterRow(subject, group, *self._counts[(subject, group)][:2])
             for subject, group in self._dirty
             if (subject, group) in self._counts
         ]
@@ -126,7 +141,16 @@ class Limiter:
             self._schedule_flush()
 
     def _forget_old(self) -> None:
-        """Counters of past windows are useless; keep memory to the current one."""
-        start = self._window_start(self._clock.now())
-        for key in [k for k, (window, _) in self._counts.items() if window < start]:
+        """Counters of past windows are useless; keep memory to the current ones."""
+        now = self._clock.now()
+        for key in [
+            k
+            for k, (start, _, window) in self._counts.items()
+            if start < _start(now, window or self.longest)
+        ]:
             del self._counts[key]
+
+
+def _start(now: datetime, window: int) -> int:
+    seconds = int(now.timestamp())
+    return seconds - seconds % window

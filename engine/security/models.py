@@ -64,13 +64,15 @@ class AuditEntry(BaseModel):
 
 @dataclass(frozen=True, slots=True)
 class RateDecision:
-    """One request's verdict; `reset` and `retry_after` are whole seconds from now."""
+    """One request's verdict: `reset` is when the window turns (Unix seconds),
+    `retry_after` whole seconds from now (0 when allowed), `window` its length."""
 
     allowed: bool
     limit: int
     remaining: int
     reset: int
     retry_after: int
+    window: int = 60
 
 
 class AuthenticationFailed(EngineError):

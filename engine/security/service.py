@@ -24,6 +24,7 @@ import logging
 import os
 import re
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -113,7 +114,7 @@ class Security:
 
     async def _load(self) -> None:
         await self.reload()
-        await self._limiter.load()
+        await self._limiter.load(longest=3600)
 
     async def reload(self) -> None:
         """Read keys, users and revoked sessions again, picking up changes made
@@ -436,10 +437,30 @@ class Security:
 
     # --- rate limits ---------------------------------------------------------
 
-    async def rate_limit(self, key: str, group: str, role: Role | None) -> RateDecision:
+    async def rate_limit(
+        self, key: str, group: str, role: Role | None, endpoint: str | None = None
+    ) -> RateDecision:
         """Count one request of `key` (a principal's rate key or a client
-        address) to an endpoint group."""
-        return self._limiter.hit(key, group, self.limit_for(group, role))
+        address) to an endpoint group, to its endpoint's own limit where one is
+        set (`endpoint`: "METHOD /path" after the API prefix), and to the key's
+        hourly allowance. Refused when any is spent (and then counted in none);
+        else the decision with the least left."""
+        limits = self.settings.rate_limits
+        factor = limits.admin_multiplier if role is Role.ADMIN else 1
+        checks = [(group, self.limit_for(group, role), limits.window_seconds)]
+        rule = _endpoint_rule(limits.endpoints, endpoint) if endpoint else None
+        if rule is not None:
+            checks.append(
+                (f"endpoint:{rule}", limits.endpoints[rule] * factor, limits.window_seconds)
+            )
+        if limits.hourly is not None:
+            checks.append(("hourly", limits.hourly * factor, 3600))
+        peeked = [self._limiter.peek(key, name, limit, window) for name, limit, window in checks]
+        refused = [d for d in peeked if not d.allowed]
+        if refused:
+            return max(refused, key=lambda d: d.retry_after)
+        decisions = [self._limiter.hit(key, name, limit, window) for name, limit, window in checks]
+        return min(decisions, key=lambda d: (d.remaining, d.reset))
 
     def limit_for(self, group: str, role: Role | None) -> int:
         limits = self.settings.rate_limits
@@ -562,3 +583,18 @@ def _user_info(row: UserRow) -> UserInfo:
     return UserInfo(
         name=row.name, role=Role(row.role), created_at=row.created_at, updated_at=row.updated_at
     )
+
+
+def _endpoint_rule(rules: Mapping[str, int], endpoint: str) -> str | None:
+    """The rule (`"POST /orders"`, `*` one segment) that `endpoint` falls under."""
+    if endpoint in rules:
+        return endpoint
+    method, _, path = endpoint.partition(" ")
+    segments = path.strip("/").split("/")
+    for rule in rules:
+        rule_method, _, rule_path = rule.partition(" ")
+        pattern = rule_path.strip("/").split("/")
+        if rule_method == method and len(pattern) == len(segments):
+            if all(p in ("*", s) for p, s in zip(pattern, segments, strict=True)):
+                return rule
+    return None

@@ -13,6 +13,7 @@ import uuid
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from engine.engine import Engine
@@ -20,6 +21,7 @@ from engine.server import dialects, errors
 from engine.server.audit import AuditMiddleware
 from engine.server.metrics import install as install_metrics
 from engine.server.paths import ApiPaths
+from engine.server.process import ProcessProbe
 from engine.server.ratelimit import RateLimitMiddleware
 from engine.server.routers import (
     alerts,
@@ -116,11 +118,30 @@ def create_app(engine: Engine, security: Any) -> FastAPI:
     groups += dialects.install(app, chosen, before_v1=False)
     app.state.paths = ApiPaths(groups)
     # The stream's clients; the server's owner calls `app.state.hub.close()` first on shutdown.
-    app.state.hub = Hub(engine, security.settings, security)
+    app.state.hub = hub = Hub(engine, security.settings, security)
+    app.state.process = ProcessProbe()
+    hub.on_close(app.state.process.stop)
     # The last added runs first: request id, latency metrics, rate limit, audit.
     app.add_middleware(AuditMiddleware)
     app.add_middleware(RateLimitMiddleware)
     install_metrics(app, engine, app.state.hub)
+    origins = security.settings.cors_origins
+    if origins:
+        # Outside the rate limit and authentication: a preflight carries no credentials.
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=origins,
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "X-API-Key", "Content-Type", "X-Request-ID"],
+            expose_headers=[
+                "X-Request-ID",
+                "X-RateLimit-Limit",
+                "X-RateLimit-Remaining",
+                "X-RateLimit-Reset",
+                "Retry-After",
+            ],
+            max_age=600,
+        )
     app.add_middleware(RequestIdMiddleware)
     return app
 

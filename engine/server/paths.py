@@ -23,6 +23,15 @@ class ApiPaths:
     def __init__(self, root_groups: Iterable[str] = ()) -> None:
         self.root_groups = frozenset(root_groups)
 
+    def endpoint(self, method: str, path: str) -> str:
+        """`POST /api/v1/orders/7` -> `POST /orders/7`: the path after the API
+        prefix, as `[server.rate_limits] endpoints` names it."""
+        if path.startswith(V1):
+            path = path[len(V1) - 1 :]
+        elif path.startswith(SEEDS):
+            path = path[len(SEEDS) - 1 :]
+        return f"{method} {path.rstrip('/') or '/'}"
+
     def group(self, path: str) -> str | None:
         """`/api/v1/workers/x` -> `workers`; None for a path outside the API."""
         if path.startswith(V1):

@@ -1,11 +1,15 @@
-"""Rate limits on the API: per caller and per endpoint group.
+"""Rate limits on the API: per caller, per endpoint group, per endpoint where
+one has its own limit, and per hour.
 
 The caller is the API key or user behind the request's token, else the client
 address; the group is the first path segment after `/api/v1` (`workers`,
-`auth`, ...; a dialect's path shares its v1 twin's, see `paths`). Every
-limited response carries `X-RateLimit-Limit`, `X-RateLimit-Remaining` and
-`X-RateLimit-Reset` (seconds until the window turns); past the limit the
-answer is 429 `RATE_LIMITED` with `Retry-After`. Health, docs and metrics are
+`auth`, ...; a dialect's path shares its v1 twin's, see `paths`). An endpoint
+named in `[server.rate_limits] endpoints` (`"POST /orders"`: submitting orders
+apart from reading them) is counted against its own limit too, and every
+request against the key's hourly allowance. Every limited response carries
+`X-RateLimit-Limit`, `X-RateLimit-Remaining` and `X-RateLimit-Reset` (the Unix
+time the window turns) of the tightest of those; past a limit the answer is
+429 `RATE_LIMITED` with `Retry-After` in seconds. Health, docs and metrics are
 in no group and never limited.
 """
 
@@ -32,8 +36,9 @@ class RateLimitMiddleware:
         security: Security = scope["app"].state.security
         principal = await _caller(scope, security)
         subject = principal.rate_key if principal is not None else f"ip:{_address(scope)}"
+        endpoint = scope["app"].state.paths.endpoint(scope["method"], scope["path"])
         decision: RateDecision = await security.rate_limit(
-            subject, group, None if principal is None else principal.role
+            subject, group, None if principal is None else principal.role, endpoint
         )
         headers = [
             (b"x-ratelimit-limit", str(decision.limit).encode()),
@@ -76,6 +81,10 @@ def _token(headers: dict[bytes, bytes]) -> str | None:
     return key or None
 
 
+def _per(window: int) -> str:
+    return {60: "minute", 3600: "hour"}.get(window, f"{window} s")
+
+
 def _address(scope: Scope) -> str:
     client = scope.get("client")
     return str(client[0]) if client else "unknown"
@@ -89,8 +98,13 @@ async def _refuse(
         {
             "error": {
                 "code": "RATE_LIMITED",
-                "message": f"Too many requests; retry in {decision.retry_after} s.",
-                "details": {"limit": decision.limit, "retry_after": decision.retry_after},
+                "message": f"Too many requests ({decision.limit} per {_per(decision.window)}); "
+                f"retry in {decision.retry_after} s.",
+                "details": {
+                    "limit": decision.limit,
+                    "window_seconds": decision.window,
+                    "retry_after": decision.retry_after,
+                },
             },
             "request_id": request_id,
         }

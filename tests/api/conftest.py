@@ -24,7 +24,9 @@ from engine.server.app import create_app
 from engine.server.server import ServerHandle
 from tests.conftest import EngineFactory
 
-GENEROUS = RateLimitSettings(default=1_000_000, groups={}, login_attempts=1_000)
+GENEROUS = RateLimitSettings(
+    default=1_000_000, groups={}, endpoints={}, hourly=None, login_attempts=1_000
+)
 SCOPED_ACCOUNT = "account-001"
 
 

@@ -130,7 +130,7 @@ async def test_component_health_reports_each_component(api: Any) -> None:
     assert response.status_code == 200
     health = response.json()
     components = {c["name"]: c for c in health["components"]}
-    assert set(components) == {"engine", "store", "market", "workers"}
+    assert set(components) == {"engine", "store", "market", "workers", "process"}
     assert health["status"] == "ok"
     assert all(c["status"] == "ok" for c in components.values())
     assert components["market"]["details"]["quoted"] == components["market"]["details"]["symbols"]

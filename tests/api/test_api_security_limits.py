@@ -3,6 +3,9 @@ counters that survive a restart, against a real server with small limits."""
 
 from __future__ import annotations
 
+import pytest
+from pydantic import ValidationError
+
 from config.models import RateLimitSettings
 from engine.security.principal import Role
 from tests.api.conftest import Api, ApiFactory
@@ -30,7 +33,9 @@ async def test_every_response_counts_down_then_429_with_retry_after(
     assert first.status_code == 200
     assert first.headers["X-RateLimit-Limit"] == "2"
     assert first.headers["X-RateLimit-Remaining"] == "1"
-    reset = int(first.headers["X-RateLimit-Reset"])
+    # The Unix time the window turns, as the seed APIs document it.
+    now = api.engine.clock.now().timestamp()
+    reset = int(first.headers["X-RateLimit-Reset"]) - int(now)
     assert 1 <= reset <= 60
     # Errors are counted and carry the headers too.
     missing = await viewer.get("/api/v1/workers/nope")
@@ -118,3 +123,63 @@ async def test_counters_survive_a_restart(api_factory: ApiFactory) -> None:
     refused = await restarted.client().get("/api/v1/workers")
     assert refused.status_code == 429
     assert refused.headers["X-RateLimit-Remaining"] == "0"
+
+
+ORDER = {"account_id": "account-001", "symbol": "EURUSD", "side": "buy", "volume": "0.10"}
+
+
+async def test_order_submission_has_its_own_limit_apart_from_reads(
+    api_factory: ApiFactory,
+) -> None:
+    limits = RateLimitSettings(
+        default=100, groups={}, endpoints={"POST /orders": 2, "DELETE /orders/*": 1}
+    )
+    api = await api_factory(rate_limits=limits)
+    api.engine.pause_strategies()
+    trader = api.client("trader")
+    for n in range(2):
+        placed = await trader.post("/api/v1/orders", json=ORDER | {"client_order_id": f"r{n}"})
+        assert placed.status_code == 201, placed.text
+    assert placed.headers["X-RateLimit-Limit"] == "2"  # the tightest limit is shown
+    refused = await trader.post("/api/v1/orders", json=ORDER | {"client_order_id": "r2"})
+    assert refused.status_code == 429
+    assert "2 per minute" in refused.json()["error"]["message"]
+    assert refused.json()["error"]["details"]["window_seconds"] == 60
+    # Reads of the same group are not held back by the submissions...
+    listed = await trader.get("/api/v1/orders")
+    assert listed.status_code == 200
+    assert listed.headers["X-RateLimit-Limit"] == "100"
+    assert listed.headers["X-RateLimit-Remaining"] == "97"  # ...but count in the group
+    # The seeds' root path is the same endpoint, `*` one segment of a path.
+    assert (await trader.post("/orders", json=ORDER | {"client_order_id": "r3"})).status_code == 429
+    assert (await trader.delete("/api/v1/orders/999999")).status_code == 404
+    assert (await trader.delete("/api/v1/orders/999998")).status_code == 429
+    stored = await api.engine.store.ledger.orders("account-001", limit=100)
+    assert {o.client_order_id for o in stored} >= {"r0", "r1"}
+    assert not {"r2", "r3"} & {o.client_order_id for o in stored}
+
+
+async def test_an_hourly_limit_with_a_burst(api_factory: ApiFactory) -> None:
+    api = await api_factory(rate_limits=RateLimitSettings(default=3, hourly=5))
+    viewer = api.client("viewer")
+    codes = [(await viewer.get("/api/v1/instruments")).status_code for _ in range(4)]
+    assert codes == [200, 200, 200, 429]  # the burst: 3 a minute
+    await api.engine.clock.advance(60)
+    served = [await viewer.get("/api/v1/instruments") for _ in range(3)]
+    assert [r.status_code for r in served] == [200, 200, 429]  # 5 an hour
+    refused = served[-1].json()["error"]
+    assert "5 per hour" in refused["message"] and refused["details"]["window_seconds"] == 3600
+    hour = int(served[-1].headers["X-RateLimit-Reset"])
+    assert hour % 3600 == 0 and hour > api.engine.clock.now().timestamp()
+    await api.engine.clock.advance(hour - api.engine.clock.now().timestamp())
+    assert (await viewer.get("/api/v1/instruments")).status_code == 200
+    assert (await api.client("trader").get("/api/v1/instruments")).status_code == 200
+
+
+def test_a_malformed_endpoint_rule_is_refused_with_its_name() -> None:
+    for key in ("orders", "FETCH /orders", "POST orders"):
+        with pytest.raises(ValidationError) as refused:
+            RateLimitSettings(endpoints={key: 5})
+        assert repr(key) in str(refused.value)
+    with pytest.raises(ValidationError, match="at least 1"):
+        RateLimitSettings(endpoints={"POST /orders": 0})

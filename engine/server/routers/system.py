@@ -53,7 +53,7 @@ class SystemCommandResult(BaseModel):
 
 
 class ComponentHealth(BaseModel):
-    name: Literal["engine", "store", "market", "workers"]
+    name: Literal["engine", "store", "market", "workers", "process"]
     status: Health
     message: str
     details: dict[str, Any]
@@ -121,17 +121,23 @@ async def restart_all(
 
 @router.get("/health/components", response_model=ComponentsHealth)
 async def component_health(
-    engine: Engine = Depends(get_engine), principal: Principal = Depends(viewer)
+    request: Request, engine: Engine = Depends(get_engine), principal: Principal = Depends(viewer)
 ) -> ComponentsHealth:
+    """The engine, the store's writer, the market feed, the workers, and the
+    serving process (CPU, resident memory, open files, threads, event-loop lag)."""
+    status, message, details = request.app.state.process.reading()
     components = [
         _engine_health(engine),
         _store_health(engine),
         _market_health(engine),
         _workers_health(engine, principal),
+        ComponentHealth(name="process", status=status, message=message, details=details),
     ]
     if principal.accounts is not None:
-        # The store's counters add up every account's writes.
-        components[1] = components[1].model_copy(update={"details": {}})
+        # The store's counters add up every account's writes, and the process
+        # serves them all: a scoped key sees their status, not their figures.
+        for index in (1, 4):
+            components[index] = components[index].model_copy(update={"details": {}})
     worst = max((c.status for c in components), key=_SEVERITY.__getitem__)
     return ComponentsHealth(status=worst, components=components)
 
