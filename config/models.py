@@ -12,7 +12,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from engine.domain import (
     BrokerKind,
@@ -342,6 +342,59 @@ class RiskConfig(_Section):
     limits: list[RiskLimitConfig] = Field(default_factory=list)
 
 
+SeverityName = Literal["low", "medium", "high", "critical"]
+
+
+class NotifyTarget(_Section):
+    """Where alerts can go: an Apprise URL (`tgram://`, `discord://`,
+    `slack://`, `mailto://`, `ntfy://`, `json://` for a JSON webhook, ...)."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,40}$")
+    url: str = Field(min_length=4, description="an Apprise URL; it may hold a token: keep it 0600")
+
+    @field_validator("url")
+    @classmethod
+    def _has_scheme(cls, url: str) -> str:
+        if "://" not in url:
+            raise ValueError("an Apprise URL starts with its service, e.g. tgram://, json://")
+        return url
+
+
+class NotifyRule(_Section):
+    """Which alerts go to which targets: at or above `min_severity`, of `kinds`
+    (all when empty), about `accounts` (all, system-wide ones too, when empty)."""
+
+    targets: list[str] = Field(min_length=1)
+    min_severity: SeverityName = "low"
+    kinds: list[str] = Field(default_factory=list, examples=[["risk_limit", "worker_error"]])
+    accounts: list[str] = Field(default_factory=list)
+
+
+class NotificationSettings(_Section):
+    targets: list[NotifyTarget] = Field(default_factory=list)
+    rules: list[NotifyRule] = Field(default_factory=list)
+    dedup_seconds: float = Field(
+        default=300.0, ge=0, description="the same alert goes to a target at most once per this"
+    )
+    max_retries: int = Field(default=5, ge=0, le=50, description="before the dead-letter queue")
+    timeout_seconds: float = Field(default=10.0, gt=0, le=120, description="per delivery")
+
+    @model_validator(mode="after")
+    def _known_targets(self) -> NotificationSettings:
+        names = [t.name for t in self.targets]
+        if len(set(names)) != len(names):
+            twice = sorted({n for n in names if names.count(n) > 1})
+            raise ValueError(f"target name(s) used twice: {', '.join(twice)}")
+        for index, rule in enumerate(self.rules):
+            unknown = [t for t in rule.targets if t not in names]
+            if unknown:
+                raise ValueError(
+                    f"rules[{index}] sends to unknown target(s) {', '.join(unknown)}; "
+                    f"targets are: {', '.join(names) or 'none'}"
+                )
+        return self
+
+
 class Settings(_Section):
     engine: EngineSettings = Field(default_factory=EngineSettings)
     storage: StorageSettings = Field(default_factory=StorageSettings)
@@ -351,6 +404,7 @@ class Settings(_Section):
     accounts: list[AccountConfig] = Field(default_factory=list)
     jobs: JobSettings = Field(default_factory=JobSettings)
     risk: RiskConfig = Field(default_factory=RiskConfig)
+    notifications: NotificationSettings = Field(default_factory=NotificationSettings)
 
     def account(self, account_id: str) -> AccountConfig | None:
         return next((a for a in self.accounts if a.id == account_id), None)

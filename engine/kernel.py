@@ -46,6 +46,7 @@ from engine.models import (
     SystemStatus,
     WorkerState,
 )
+from engine.notify import Notifier
 from engine.orders.gate import OrderGate
 from engine.orders.preview import OrderPreview
 from engine.orders.service import OrderService
@@ -179,6 +180,9 @@ class Kernel:
             ),
             builtin_handlers(),
         )
+        # Every alert to the configured targets and registered webhooks, via the queue.
+        self.notifier = Notifier(settings.notifications, store, bus, clock)
+        self.jobs.registry.register(self.notifier.handler)
         self.state = EngineState.STOPPED
         self.started_at: datetime | None = None
         self._tasks = TaskSet("engine", logger=log)
@@ -220,6 +224,7 @@ class Kernel:
         for account_id, result in zip(to_start, results, strict=True):
             if isinstance(result, BaseException):
                 self.runtime.log(f"could not start: {result}", level="error", account_id=account_id)
+        await self.notifier.start(self.jobs.enqueue)
         await self.jobs.start()
         self._set_state(EngineState.RUNNING)
 
@@ -228,6 +233,7 @@ class Kernel:
         if self.state in (EngineState.STOPPED, EngineState.STOPPING):
             return
         self._set_state(EngineState.STOPPING)
+        await self.notifier.stop()  # enqueues nothing more
         await self.jobs.stop()  # first: a running job may use the workers
         await self.risk.stop()  # its flatten/pause actions use the workers
         await self.manager.shutdown(self.settings.engine.stop_timeout_seconds)

@@ -482,6 +482,20 @@ class Alert(_Model):
     resolved_at: datetime | None = None
 
 
+class Webhook(_Model):
+    """A URL that alerts are posted to, signed with its secret (HMAC-SHA256)."""
+
+    id: int
+    url: str
+    events: list[str] = Field(description="alert kinds it receives; ['*'] for every kind")
+    accounts: list[str] | None = Field(
+        default=None, description="the accounts whose alerts it receives; None for all"
+    )
+    secret: str = Field(exclude=True, repr=False)
+    created_by: str
+    created_at: datetime
+
+
 class PriceDirection(StrEnum):
     ABOVE = "above"  # fires when the bid rises to the level or beyond
     BELOW = "below"  # fires when the bid falls to the level or beyond

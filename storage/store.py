@@ -26,6 +26,7 @@ from storage.security import SecurityStore
 from storage.signals import SignalStore
 from storage.strategies import StrategyStore
 from storage.trades import TradeStore
+from storage.webhooks import WebhookStore
 
 
 class Store:
@@ -51,6 +52,7 @@ class Store:
         self.trades = TradeStore(db)
         self.risk = RiskStore(db)
         self.catalog = CatalogStore(db)
+        self.webhooks = WebhookStore(db)
 
     @classmethod
     async def open(cls, path: Path, settings: StorageSettings | None = None) -> Store:

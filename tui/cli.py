@@ -55,6 +55,8 @@ def main(argv: list[str] | None = None) -> int:
         console.print(render_report(error.report))
         return 1
     settings = _with_server_options(args, settings)
+    if args.command == "notify":
+        return asyncio.run(_notify_test(settings, args.target, Console()))
     db_path = resolve_db_path(args, settings)
     if security_cli.handles(args):
         return asyncio.run(
@@ -121,6 +123,16 @@ def _parser() -> argparse.ArgumentParser:
     )
     connect.add_argument("url", help="the engine's address, e.g. http://127.0.0.1:8765")
     connect.add_argument("--token", default=None, help="API key or access token")
+    notify = commands.add_parser(
+        "notify",
+        help="send a test notification to the configured targets",
+        description="Send a test notification to every target of [notifications] (or the one "
+        "named), directly, and print what each answered; exit 1 if any failed. Webhooks "
+        "registered over the API are tested with POST /api/v1/webhooks/{id}/test.",
+    )
+    notify.add_argument("action", choices=["test"])
+    notify.add_argument("target", nargs="?", help="a target's name (default: all)")
+    _common_options(notify)
     security_cli.add_commands(commands, _common_options)
     parser.add_argument(
         "--serve", action="store_true", help="also serve the API while the panel runs"
@@ -153,6 +165,33 @@ def _common_options(parser: argparse.ArgumentParser) -> None:
         default=argparse.SUPPRESS,
         help="the SQLite file (default: storage.path, or the user data directory)",
     )
+
+
+async def _notify_test(settings: Settings, name: str | None, console: Console) -> int:
+    from engine.clock import RealClock
+    from engine.notify import send_apprise, test_alert
+
+    config = settings.notifications
+    targets = [t for t in config.targets if name is None or t.name == name]
+    if not targets:
+        known = ", ".join(t.name for t in config.targets) or "none are configured"
+        console.print(
+            f"No notification target {name!r}; targets: {known}."
+            if name
+            else "No notification targets are configured ([notifications] targets)."
+        )
+        return 1
+    alert = test_alert(RealClock().now())
+    failed = 0
+    for target in targets:
+        try:
+            await send_apprise(target.url, alert, config.timeout_seconds)
+        except Exception as error:  # each target's own failure, in its words
+            failed += 1
+            console.print(f"{target.name}: failed: {error or type(error).__name__}")
+        else:
+            console.print(f"{target.name}: sent")
+    return 1 if failed else 0
 
 
 def _validate(args: argparse.Namespace, console: Console) -> int:

@@ -50,6 +50,7 @@ from engine.server.routers import (
     strategies,
     stream,
     system,
+    webhooks,
     workers,
 )
 from engine.server.schemas import error_responses
@@ -88,6 +89,7 @@ ROUTERS = [
     (models, API_PREFIX),
     (analytics, API_PREFIX),
     (catalog, API_PREFIX),
+    (webhooks, API_PREFIX),
     (metrics, ""),
 ]
 

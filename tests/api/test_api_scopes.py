@@ -196,6 +196,7 @@ class Resources:
             connection_id="999999",
             cache_type="market_data",
             dataset_id="fills",
+            hook_id="999999",
             signal_id="999999",
         )
         positions = (await admin.get("/api/v1/portfolio/positions")).json()

@@ -59,7 +59,7 @@ DIALECTS = (
         before_v1=True,
         enveloped=(task_queue.PREFIX + "/", "/api/v1/workers/heartbeat", "/workers/status"),
         setup=task_workers.setup,
-        root_groups=("workers",),
+        root_groups=("workers", "webhooks"),
     ),
     Dialect(
         "portfolio",

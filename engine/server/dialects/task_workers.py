@@ -33,6 +33,7 @@ from engine.security.principal import Principal
 from engine.server.deps import audited, get_engine, require_all_accounts, trader, viewer
 from engine.server.dialects.task_queue import seed_task
 from engine.server.errors import ApiError
+from engine.server.routers import webhooks as v1_webhooks
 from engine.server.routers.analytics import task_figures
 from engine.server.schemas import Request as RequestBody
 from engine.server.schemas import error_responses
@@ -221,6 +222,17 @@ async def workers_status(
     healthy = sum(w.healthy for w in workers)
     summary = WorkersSummary(total=len(workers), healthy=healthy, unhealthy=len(workers) - healthy)
     return WorkersStatus(data=WorkersStatusData(workers=workers, summary=summary), timestamp=now)
+
+
+# The seed's `POST /webhooks`: v1's handler at the root.
+router.add_api_route(
+    "/webhooks",
+    v1_webhooks.create_webhook,
+    methods=["POST"],
+    response_model=v1_webhooks.RegisteredWebhook,
+    status_code=201,
+    responses=error_responses(404),
+)
 
 
 # --- the sockets ------------------------------------------------------------------

@@ -48,7 +48,8 @@ APPLIES_NOW = (
 APPLIES_AT_WORKER_START = ("engine.heartbeat_seconds", "defaults")
 
 REDACTED = "********"
-_SECRET = re.compile(r"(^|_)(password|secret|token|api_key|tls_key)(_file)?$")
+# A notification target's `url` is an Apprise URL, which carries its service's token.
+_SECRET = re.compile(r"(^|_)(password|secret|token|api_key|tls_key|url)(_file)?$")
 
 
 class ConfigDocument(RequestBody):
