@@ -255,6 +255,13 @@ class ServerSettings(_Section):
     ws_auth_timeout_seconds: float = Field(default=5.0, gt=0)
     rate_limits: RateLimitSettings = Field(default_factory=RateLimitSettings)
     dialects: DialectSettings = Field(default_factory=DialectSettings)
+    web_port: int | None = Field(
+        default=None,
+        ge=0,
+        le=65535,
+        description="where `tradedeck serve --web` serves the panel in a browser; default: "
+        "the API's port + 1",
+    )
     cors_origins: list[str] = Field(
         default_factory=list,
         description="browser origins allowed to call the API (`https://dash.example.com`); "

@@ -17,7 +17,7 @@ import signal
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from platformdirs import user_data_path
 from rich.console import Console
@@ -64,7 +64,10 @@ def main(argv: list[str] | None = None) -> int:
         )
     _log_to_file(db_path.parent / f"{APP_NAME}.log")
     if args.command == "serve":
-        return asyncio.run(_run_headless(settings, db_path, console))
+        if args.web_port is not None:
+            server = settings.server.model_copy(update={"web_port": args.web_port})
+            settings = settings.model_copy(update={"server": server})
+        return asyncio.run(_run_headless(settings, db_path, console, web=args.web))
     return asyncio.run(_run_panel(settings, db_path, console, serve=args.serve))
 
 
@@ -115,6 +118,17 @@ def _parser() -> argparse.ArgumentParser:
     )
     _common_options(serve)
     _server_options(serve)
+    serve.add_argument(
+        "--web",
+        action="store_true",
+        help="also serve the panel in a browser, behind a sign-in (on --web-port)",
+    )
+    serve.add_argument(
+        "--web-port",
+        type=int,
+        default=None,
+        help="port of the browser panel (default: server.web_port, else the API's port + 1)",
+    )
     connect = commands.add_parser(
         "connect",
         help="open the panel on a remote engine (tradedeck serve)",
@@ -280,13 +294,15 @@ async def _run_remote(args: argparse.Namespace, console: Console) -> int:
     return app.return_code or 0
 
 
-async def _run_headless(settings: Settings, db_path: Path, console: Console) -> int:
+async def _run_headless(
+    settings: Settings, db_path: Path, console: Console, *, web: bool = False
+) -> int:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(signum, stop.set)
-    async with _running_engine(settings, db_path, console, serve=True) as engine:
+    async with _running_engine(settings, db_path, console, serve=True, web=web) as engine:
         if engine is None:
             return 1
         await stop.wait()
@@ -296,7 +312,7 @@ async def _run_headless(settings: Settings, db_path: Path, console: Console) -> 
 
 @contextlib.asynccontextmanager
 async def _running_engine(
-    settings: Settings, db_path: Path, console: Console, *, serve: bool
+    settings: Settings, db_path: Path, console: Console, *, serve: bool, web: bool = False
 ) -> AsyncIterator[Engine | None]:
     """Open and start the engine (and the API); yield None after printing why not.
 
@@ -313,11 +329,18 @@ async def _running_engine(
         message = error.message if isinstance(error, EngineError) else str(error)
         console.print(Text(message, style="bold red"), soft_wrap=True)
 
-    sock = None
+    sock = web_sock = None
     if serve:
         try:
             sock = listen(settings.server)
+            if web:
+                web_port = settings.server.web_port
+                if web_port is None:
+                    web_port = sock.getsockname()[1] + 1
+                web_sock = listen(settings.server.model_copy(update={"port": web_port}))
         except EngineError as error:
+            if sock is not None:
+                sock.close()
             refuse(error)
             yield None
             return
@@ -329,7 +352,7 @@ async def _running_engine(
         refuse(error)
         yield None
         return
-    api = None
+    api = panel = None
     try:
         if serve:
             api = ApiService(
@@ -347,13 +370,35 @@ async def _running_engine(
             console.print(
                 f"tradedeck API on {api.url}/api/v1 (docs at {api.url}/api/docs)", soft_wrap=True
             )
+        if api is not None and web_sock is not None:
+            from engine.server.web import PanelWeb
+
+            panel = PanelWeb(
+                api.security,
+                api.url,
+                web_sock,
+                _web_url(settings, web_sock),
+                tls=(settings.server.tls_cert, settings.server.tls_key),
+            )
+            api.app.state.panel_url = panel.public_url
+            await panel.start()
+            console.print(f"tradedeck panel in a browser on {panel.public_url}/", soft_wrap=True)
         yield engine
     finally:
+        if panel is not None:
+            await panel.stop()
+        elif web_sock is not None:
+            web_sock.close()
         if api is not None:
             await api.stop()
         elif sock is not None:
             sock.close()
         await engine.close()
+
+
+def _web_url(settings: Settings, sock: Any) -> str:
+    scheme = "https" if settings.server.tls_cert else "http"
+    return f"{scheme}://{settings.server.host}:{sock.getsockname()[1]}"
 
 
 def _log_to_file(path: Path) -> None:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import html
 import logging
 from datetime import datetime
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 
 from engine.domain import SystemMode
@@ -34,6 +36,29 @@ class Info(BaseModel):
     debug: bool = Field(description="whether the engine logs at DEBUG")
     started_at: datetime | None
     uptime_seconds: float
+
+
+_HOME = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>tradedeck</title>
+<style>body{{background:#0c181f;color:#e6edf3;font-family:Menlo,monospace;margin:48px}}
+a{{color:#58a6ff}}li{{margin:8px 0}}</style></head>
+<body><h1>tradedeck {version}</h1><ul>
+{panel}<li><a href="/api/docs">API documentation</a> (<a href="/api/redoc">ReDoc</a>,
+<a href="/api/openapi.json">OpenAPI</a>)</li>
+<li><a href="/health">Health</a>, <a href="/ready">readiness</a>, <a href="/info">info</a></li>
+</ul></body></html>"""
+
+
+@router.get("/", response_class=HTMLResponse, include_in_schema=False)
+async def home(request: Request) -> HTMLResponse:
+    """A small page linking the panel (with `--web`), the API docs and health."""
+    panel_url = getattr(request.app.state, "panel_url", None)
+    panel = (
+        f'<li><a href="{html.escape(panel_url)}/">The panel, in the browser</a></li>'
+        if panel_url
+        else "<li>The panel in a browser: <code>tradedeck serve --web</code></li>"
+    )
+    return HTMLResponse(_HOME.format(version=html.escape(version()), panel=panel))
 
 
 @router.get("/health", response_model=Health)
