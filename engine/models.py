@@ -1006,6 +1006,21 @@ class QuoteEvent(_Event):
     quote: Quote
 
 
+class MarketTrade(_Model):
+    """A print of the market (not one of our fills): a price moved by a trade."""
+
+    symbol: str
+    price: Money
+    volume: Money = Field(description="lots")
+    side: Side = Field(description="the aggressor: buy lifted the ask, sell hit the bid")
+    time: datetime
+
+
+class MarketTradeEvent(_Event):
+    kind: Literal["market_trade"] = "market_trade"
+    trade: MarketTrade
+
+
 class LogEvent(_Event):
     kind: Literal["log"] = "log"
     record: LogRecord
@@ -1053,6 +1068,7 @@ Event = Annotated[
     | AlertEvent
     | SignalEvent
     | QuoteEvent
+    | MarketTradeEvent
     | LogEvent
     | JobEvent
     | ScheduleEvent
@@ -1074,6 +1090,7 @@ EVENT_CHANNELS: dict[str, str] = {
     "alert": "alerts",
     "signal": "signals",
     "quote": "ticker",
+    "market_trade": "trades",
     "log": "logs",
     "job": "jobs",
     "schedule": "jobs",

@@ -34,7 +34,8 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from config.models import ServerSettings
 from engine.engine import Engine
-from engine.models import EVENT_CHANNELS, Event, LogEvent, LogRecord
+from engine.market.prints import TradePrints
+from engine.models import EVENT_CHANNELS, Event, LogEvent, LogRecord, MarketTradeEvent
 from engine.security.principal import Principal
 from engine.server.ws_channels import (
     CHANNELS,
@@ -131,11 +132,16 @@ class Hub:
         self._housekeeper: asyncio.Task[None] | None = None
         self._closed = False
         self._on_close: list[Callable[[], None]] = []
+        self._prints = TradePrints()  # the `trades` channel's, while it has subscribers
         engine.bus.add_listener(self._on_event)
 
     # --- the bus listener: the only code on the engine's path ------------------
 
     def _on_event(self, event: Event) -> None:
+        if event.kind == "quote" and self._routes.get("trades"):
+            trade = self._prints.on_quote(event.quote)  # type: ignore[union-attr]
+            if trade is not None:
+                self._on_event(MarketTradeEvent(time=trade.time, trade=trade))
         channel = event_channel(event)
         if channel is None:
             return
@@ -458,6 +464,8 @@ class Hub:
         self._routes[name] = tuple(
             c.subscriptions[name] for c in self.connections.values() if name in c.subscriptions
         )
+        if name == "trades" and not self._routes[name]:
+            self._prints.forget()
 
     def _forget(self, conn: Connection) -> None:
         if self.connections.pop(conn.id, None) is None:

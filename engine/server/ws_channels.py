@@ -182,6 +182,17 @@ CHANNELS.register(Channel("positions", _positions))
 CHANNELS.register(Channel("portfolio", _portfolio))
 CHANNELS.register(Channel("alerts", _alerts, account_bound=True))
 CHANNELS.register(Channel("ticker", _ticker, conflate=True))
+
+
+async def _trades(engine: Engine, view: View) -> dict[str, Any]:
+    """The market's prints start from now: the latest quote of each symbol."""
+    symbols = (
+        sorted(view.symbols) if view.symbols is not None else list(engine.settings.instruments)
+    )
+    return {"quotes": [q for q in (engine.quote(s) for s in symbols) if q is not None]}
+
+
+CHANNELS.register(Channel("trades", _trades))
 CHANNELS.register(Channel("signals", _signals))
 CHANNELS.register(Channel("logs", _logs, account_bound=True))
 

@@ -153,3 +153,26 @@ async def test_a_token_client_reads_the_flat_ticker(api_factory: ApiFactory) -> 
         await stream.send(action="unsubscribe", channel="ticker", symbols=["GBPUSD"])
         ack = await stream.until(lambda m: m.get("type") == "ack")
         assert ack["data"]["symbols"] == [SYMBOL]
+
+
+async def test_the_trades_channel_prints_what_moved_the_price(api_factory: ApiFactory) -> None:
+    api = await api_factory(dialects=DialectSettings(ws_query_token=True), ws_ticker_interval_ms=0)
+    async with (
+        connect(api.url, api.keys["viewer"]) as v1,
+        connect(api.url, query=f"token={api.keys['viewer']}", welcome=False) as seed,
+    ):
+        snapshot = await v1.subscribe("trades", symbols=[SYMBOL])
+        assert [q["symbol"] for q in snapshot["data"]["quotes"]] == [SYMBOL]
+        await seed.send(action="subscribe", channel="trades", symbols=[SYMBOL])
+        await seed.until(lambda m: m.get("type") == "snapshot")
+        up = _quotes(api.engine, 2)  # two quotes, each a point above the last
+        api.engine.process_quotes(up[:1])
+        api.engine.process_quotes(up[1:])
+        event = await v1.expect("event", "trades")
+        trade = event["data"]["trade"]
+        assert trade["symbol"] == SYMBOL and trade["side"] == "buy"
+        assert Decimal(trade["price"]) in (up[0].ask, up[1].ask)  # an uptick lifts the ask
+        assert Decimal("0.01") <= Decimal(trade["volume"]) <= Decimal("5")
+        flat = await seed.until(lambda m: m.get("channel") == "trades" and "price" in m)
+        assert set(flat) == {"channel", "symbol", "price", "quantity", "side", "timestamp"}
+        assert flat["side"] == "buy"

@@ -23,7 +23,7 @@ from pydantic import BaseModel, Field
 
 from engine.domain import Timeframe
 from engine.engine import Engine
-from engine.models import OrderBook, PriceAlert, QuoteEvent
+from engine.models import MarketTradeEvent, OrderBook, PriceAlert, QuoteEvent
 from engine.security.principal import Principal
 from engine.server.deps import admin, audited, get_engine, trader, viewer
 from engine.server.routers import connections as v1_connections
@@ -290,6 +290,16 @@ def _flat(engine: Engine, frame: Frame) -> dict[str, Any] | None:
             "ask": str(quote.ask),
             "change_24h": f"{day.change_24h:.2f}" if day is not None else None,
             "volume_24h": f"{day.volume_24h:.2f}" if day is not None else None,
+            "timestamp": frame.time,
+        }
+    if isinstance(event, MarketTradeEvent):
+        trade = event.trade
+        return {
+            "channel": frame.channel,
+            "symbol": trade.symbol,
+            "price": str(trade.price),
+            "quantity": str(trade.volume),
+            "side": trade.side.value,
             "timestamp": frame.time,
         }
     if event is not None:
