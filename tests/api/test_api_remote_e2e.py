@@ -8,10 +8,7 @@ import asyncio
 import os
 import re
 import shutil
-import signal
 import subprocess
-import sys
-import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -22,13 +19,13 @@ import pytest
 
 from engine.client.remote import RemoteEngineClient
 from engine.models import WorkerState
+from tests.e2e.serving import create_keys, serving, tradedeck
 from tests.e2e.test_e2e_tmux import TRADEDECK, Terminal
 from tests.tui.helpers import notifications, ready, row_keys, table, until
 from tui.app import TradeDeckApp
 
 pytestmark = pytest.mark.slow
 
-START_SECONDS = 60.0  # real time `tradedeck serve` may take to listen
 _LISTENING = re.compile(r"tradedeck API on (http://127\.0\.0\.1:\d+)/api/v1")
 
 
@@ -43,57 +40,14 @@ class Served:
         )
 
 
-def tradedeck(*args: str) -> list[str]:
-    return [sys.executable, "-m", "tui.cli", *args]
-
-
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     """The demo engine served headless on a free port, with a trader's and a viewer's key."""
     home = tmp_path_factory.mktemp("served")
     db = home / "engine.db"
-    keys = {}
-    for role in ("trader", "viewer"):
-        created = subprocess.run(
-            tradedeck("keys", "create", "--role", role, "--name", f"e2e-{role}", "--db", str(db)),
-            capture_output=True,
-            text=True,
-            timeout=START_SECONDS,
-            check=True,
-        )
-        keys[role] = created.stdout.strip().splitlines()[-1]
-        assert keys[role].startswith("tdk_"), created.stdout
-    console = home / "serve.out"
-    with console.open("w") as out:
-        process = subprocess.Popen(
-            tradedeck("serve", "--db", str(db), "--port", "0"),
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            env={**os.environ, "NO_COLOR": "1", "COLUMNS": "200"},
-        )
-    try:
-        yield Served(_listening(process, console), keys)
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            assert process.wait(timeout=30) == 0, console.read_text()
-        finally:
-            if process.poll() is None:
-                process.kill()
-                process.wait()
-
-
-def _listening(process: subprocess.Popen[bytes], console: Path) -> str:
-    """The URL `tradedeck serve` prints once it listens."""
-    deadline = time.monotonic() + START_SECONDS
-    while time.monotonic() < deadline:
-        if found := _LISTENING.search(console.read_text()):
-            return found.group(1)
-        if process.poll() is not None:
-            break
-        time.sleep(0.1)
-    raise AssertionError(f"tradedeck serve did not start:\n{console.read_text()}")
+    keys = create_keys(db, ("trader", "viewer"), "e2e")
+    with serving(home, "--db", str(db), "--port", "0", wait_for=(_LISTENING,)) as (url,):
+        yield Served(url, keys)
 
 
 @asynccontextmanager

@@ -9,12 +9,9 @@ the screen's text) and keeps screenshots as artifacts in
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
-import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -23,11 +20,12 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.e2e.serving import create_keys, serving, tradedeck
+
 pytestmark = pytest.mark.slow
 
 ARTIFACTS = Path(__file__).parent / "artifacts"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-START_SECONDS = 60
 PASSWORD = "correct horse battery staple"
 _PANEL = re.compile(r"panel in a browser on (http://\S+?)/?\s")
 _API = re.compile(r"API on (http://\S+?)/api/v1")
@@ -41,47 +39,18 @@ class Served:
     keys: dict[str, str]
 
 
-def tradedeck(*args: str) -> list[str]:
-    return [sys.executable, "-m", "tui.cli", *args]
-
-
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     home = tmp_path_factory.mktemp("web")
     db = home / "engine.db"
-    keys = {}
-    for role in ("trader", "viewer"):
-        created = subprocess.run(
-            tradedeck("keys", "create", "--role", role, "--name", f"web-{role}", "--db", str(db)),
-            capture_output=True, text=True, timeout=START_SECONDS, check=True,
-        )  # fmt: skip
-        keys[role] = created.stdout.strip().splitlines()[-1]
+    keys = create_keys(db, ("trader", "viewer"), "web")
     subprocess.run(
         tradedeck("users", "add", "ana", "--role", "viewer", "--password-stdin", "--db", str(db)),
-        input=PASSWORD + "\n", capture_output=True, text=True, timeout=START_SECONDS, check=True,
+        input=PASSWORD + "\n", capture_output=True, text=True, timeout=60, check=True,
     )  # fmt: skip
-    console = home / "serve.out"
-    with console.open("w") as out:
-        process = subprocess.Popen(
-            tradedeck("serve", "--db", str(db), "--port", "0", "--web", "--web-port", "0"),
-            stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            env={**os.environ, "NO_COLOR": "1", "COLUMNS": "200"},
-        )  # fmt: skip
-    try:
-        deadline = time.monotonic() + START_SECONDS
-        while not (_PANEL.search(console.read_text()) and _API.search(console.read_text())):
-            assert process.poll() is None and time.monotonic() < deadline, console.read_text()
-            time.sleep(0.1)
-        text = console.read_text()
-        yield Served(_API.search(text)[1], _PANEL.search(text)[1], keys)  # type: ignore[index]
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            assert process.wait(timeout=30) == 0, console.read_text()
-        finally:
-            if process.poll() is None:
-                process.kill()
-                process.wait()
+    args = ("--db", str(db), "--port", "0", "--web", "--web-port", "0")
+    with serving(home, *args, wait_for=(_API, _PANEL)) as (api, panel):
+        yield Served(api, panel, keys)
 
 
 @pytest.fixture(scope="module")
