@@ -219,3 +219,7 @@ async def test_the_dialect_can_be_switched_off(api_factory: ApiFactory) -> None:
     assert (await viewer.get(f"{JOBS}/scheduled/stats")).status_code in {404, 422}
     assert (await viewer.get(f"{JOBS}/job/1")).status_code == 404
     assert (await viewer.get(f"{JOBS}/stats")).status_code == 200
+    # Its cache and connection paths go with it; v1's stay.
+    assert (await viewer.get("/api/v1/cache/health")).status_code == 404
+    assert (await viewer.get("/api/v1/websocket/stats")).status_code == 404
+    assert (await viewer.get("/api/v1/cache/stats")).status_code == 200

@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import functools
 
+import pytest
+import websockets
+
 from config.models import DialectSettings
 from tests.api.conftest import SCOPED_ACCOUNT, ApiFactory
 from tests.api.test_api_task_figures import _served
@@ -173,3 +176,21 @@ async def test_a_token_in_the_url_only_where_the_operator_allows_it(
             assert (await stream.closed())[0] == 1008
     async with connect(open_.url, query="token=tdk_nope_nope", welcome=False) as stream:
         assert (await stream.closed())[0] == 1008
+
+
+async def test_the_task_queue_and_portfolio_dialects_can_be_switched_off(
+    api_factory: ApiFactory,
+) -> None:
+    api = await api_factory(dialects=DialectSettings(task_queue=False, portfolio=False))
+    trader = api.client("trader")
+    assert (await trader.get("/api/v1/tasks")).status_code == 404
+    assert (await trader.get("/workers/status")).status_code == 404
+    beat = await trader.post("/api/v1/workers/heartbeat", json=BEAT)
+    assert beat.status_code in (404, 405)  # v1's /workers/{account_id} is all that is left
+    assert (await trader.post("/webhooks", json={"url": "http://x"})).status_code in (404, 405)
+    for path in ("/strategies", "/portfolio", "/catalog", "/performance"):
+        assert (await trader.get(path)).status_code == 404, path
+    assert (await trader.get("/api/v1/catalog")).status_code == 200  # v1 stays
+    with pytest.raises(websockets.InvalidStatus):  # no such socket: the handshake is refused
+        async with connect(api.url, api.keys["viewer"], path="/ws/tasks", welcome=False):
+            pass
