@@ -351,9 +351,22 @@ class Engine(Kernel):
         """`symbol` over the last 24 hours (change and tick volume)."""
         return self.market_cache.day(symbol)
 
-    def order_book(self, symbol: str, depth: int = 5) -> OrderBook | None:
-        """Depth of market around the latest quote; None before the first quote."""
+    async def order_book(self, symbol: str, depth: int = 5) -> OrderBook | None:
+        """Depth of market: from a running MT5 account's terminal where its
+        server gives depth for `symbol` (`market_book_*`), else the simulator's
+        levels around the latest quote; None before the first quote."""
         self.instrument_service.get(symbol)
+        for worker in self.manager.workers.values():
+            broker = worker.broker
+            if (
+                worker.streams_own_quotes
+                and worker.state is WorkerState.RUNNING
+                and broker is not None
+                and symbol in worker.account.symbols
+            ):
+                book = await broker.book(symbol, depth)
+                if book is not None:
+                    return book
         simulator = self.market.simulator
         return simulator.book(symbol, depth) if simulator is not None else None
 

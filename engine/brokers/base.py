@@ -19,6 +19,7 @@ from engine.models import (
     AccountSnapshot,
     Fill,
     Order,
+    OrderBook,
     OrderRequest,
     Position,
     Quote,
@@ -208,3 +209,8 @@ class Broker(Protocol):
     def open_orders(self) -> list[Order]: ...
 
     def last_quote(self, symbol: str) -> Quote | None: ...
+
+    async def book(self, symbol: str, depth: int) -> OrderBook | None:
+        """Depth of market from the broker, best prices first; None where it
+        has none (a paper broker, a terminal without depth for the symbol)."""
+        return None

@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import logging
 import math
+from collections.abc import Sequence
 from datetime import datetime
 
 from engine.clock import Clock
@@ -69,6 +70,30 @@ class Limiter:
         now = self._clock.now()
         counter = self._current(subject, group, now, window or self.window_seconds)
         return self._decision(counter, limit, now, counter[1] < limit)
+
+    def hit_all(self, subject: str, checks: Sequence[tuple[str, int, int]]) -> RateDecision:
+        """One request against several limits at once, `(group, limit, window)`
+        each: refused (and counted in none) if any is spent, else counted in
+        all; the decision of the tightest (the refusal that lasts longest, or
+        the limit with the least left)."""
+        now = self._clock.now()
+        counters = [self._current(subject, group, now, window) for group, _, window in checks]
+        spent = [
+            (counter, limit)
+            for counter, (_, limit, _) in zip(counters, checks, strict=True)
+            if counter[1] >= limit
+        ]
+        if spent:
+            counter, limit = max(spent, key=lambda c: c[0][0] + c[0][2])
+            return self._decision(counter, limit, now, False)
+        for counter, (group, _, _) in zip(counters, checks, strict=True):
+            counter[1] += 1
+            self._dirty.add((subject, group))
+        self._schedule_flush()
+        tightest, limit = min(
+            zip(counters, (c[1] for c in checks), strict=True), key=lambda c: c[1] - c[0][1]
+        )
+        return self._decision(tightest, limit, now, True)
 
     def count(self, subject: str, group: str, counter: list[int] | None = None) -> None:
         """Count a request that `peek` allowed."""

@@ -101,6 +101,7 @@ class Security:
         self._generation = 0
         self._reloads = TaskSet("security", self._reload_failed)
         self._limiter = Limiter(self._store, clock, settings.rate_limits.window_seconds)
+        self._rules = EndpointRules()
 
     @classmethod
     async def open(
@@ -447,20 +448,15 @@ class Security:
         else the decision with the least left."""
         limits = self.settings.rate_limits
         factor = limits.admin_multiplier if role is Role.ADMIN else 1
-        checks = [(group, self.limit_for(group, role), limits.window_seconds)]
-        rule = _endpoint_rule(limits.endpoints, endpoint) if endpoint else None
-        if rule is not None:
-            checks.append(
-                (f"endpoint:{rule}", limits.endpoints[rule] * factor, limits.window_seconds)
-            )
+        minute = limits.window_seconds
+        checks = [(group, self.limit_for(group, role), minute)]
+        if limits.endpoints and endpoint:
+            rule = self._rules.find(limits.endpoints, endpoint)
+            if rule is not None:
+                checks.append((f"endpoint:{rule}", limits.endpoints[rule] * factor, minute))
         if limits.hourly is not None:
             checks.append(("hourly", limits.hourly * factor, 3600))
-        peeked = [self._limiter.peek(key, name, limit, window) for name, limit, window in checks]
-        refused = [d for d in peeked if not d.allowed]
-        if refused:
-            return max(refused, key=lambda d: d.retry_after)
-        decisions = [self._limiter.hit(key, name, limit, window) for name, limit, window in checks]
-        return min(decisions, key=lambda d: (d.remaining, d.reset))
+        return self._limiter.hit_all(key, checks)
 
     def limit_for(self, group: str, role: Role | None) -> int:
         limits = self.settings.rate_limits
@@ -585,16 +581,44 @@ def _user_info(row: UserRow) -> UserInfo:
     )
 
 
-def _endpoint_rule(rules: Mapping[str, int], endpoint: str) -> str | None:
-    """The rule (`"POST /orders"`, `*` one segment) that `endpoint` falls under."""
-    if endpoint in rules:
-        return endpoint
-    method, _, path = endpoint.partition(" ")
-    segments = path.strip("/").split("/")
-    for rule in rules:
-        rule_method, _, rule_path = rule.partition(" ")
-        pattern = rule_path.strip("/").split("/")
-        if rule_method == method and len(pattern) == len(segments):
-            if all(p in ("*", s) for p, s in zip(pattern, segments, strict=True)):
-                return rule
-    return None
+class EndpointRules:
+    """Which `[server.rate_limits] endpoints` rule a request falls under
+    (`"POST /orders"`, `*` one segment), remembered per endpoint: the rules
+    are parsed once per settings, each endpoint matched once."""
+
+    _KEPT = 4096  # endpoints remembered (ids in paths make many)
+
+    def __init__(self) -> None:
+        self._source: Mapping[str, int] | None = None
+        self._parsed: list[tuple[str, str, tuple[str, ...]]] = []
+        self._found: dict[str, str | None] = {}
+
+    def find(self, rules: Mapping[str, int], endpoint: str) -> str | None:
+        if rules is not self._source:
+            self._source = rules
+            self._parsed = [
+                (rule, method, tuple(path.strip("/").split("/")))
+                for rule in rules
+                for method, _, path in [rule.partition(" ")]
+            ]
+            self._found = {}
+        try:
+            return self._found[endpoint]
+        except KeyError:
+            pass
+        method, _, path = endpoint.partition(" ")
+        segments = tuple(path.strip("/").split("/"))
+        found = next(
+            (
+                rule
+                for rule, rule_method, pattern in self._parsed
+                if rule_method == method
+                and len(pattern) == len(segments)
+                and all(p in ("*", s) for p, s in zip(pattern, segments, strict=True))
+            ),
+            None,
+        )
+        if len(self._found) >= self._KEPT:
+            self._found.clear()
+        self._found[endpoint] = found
+        return found

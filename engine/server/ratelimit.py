@@ -36,7 +36,11 @@ class RateLimitMiddleware:
         security: Security = scope["app"].state.security
         principal = await _caller(scope, security)
         subject = principal.rate_key if principal is not None else f"ip:{_address(scope)}"
-        endpoint = scope["app"].state.paths.endpoint(scope["method"], scope["path"])
+        endpoint = (
+            scope["app"].state.paths.endpoint(scope["method"], scope["path"])
+            if security.settings.rate_limits.endpoints
+            else None
+        )
         decision: RateDecision = await security.rate_limit(
             subject, group, None if principal is None else principal.role, endpoint
         )

@@ -43,6 +43,9 @@ CALLS = frozenset(
         "orders_get",
         "history_deals_get",
         "history_orders_get",
+        "market_book_add",
+        "market_book_get",
+        "market_book_release",
     }
 )
 """What the parent may call: the terminal API, and the batches below."""

@@ -45,9 +45,11 @@ from engine.errors import EngineError, Unavailable
 from engine.models import (
     AccountSnapshot,
     Bar,
+    BookLevel,
     Fill,
     Filling,
     Order,
+    OrderBook,
     OrderRequest,
     OrderStatus,
     OrderType,
@@ -161,6 +163,8 @@ class Mt5Broker:
         self._broken = asyncio.Event()
         self._poller: asyncio.Task[None] | None = None
         self._deals_from = deals_from(clock.now(), ledger)
+        self._books: set[str] = set()  # symbols whose depth of market is subscribed
+        self._no_book: set[str] = set()  # symbols the server gives no depth for
 
     # --- lifecycle -----------------------------------------------------------------------
 
@@ -184,7 +188,10 @@ class Mt5Broker:
             self._poller = None
         if self.bridge.alive:
             with contextlib.suppress(BridgeDown):
+                for symbol in sorted(self._books):
+                    await self.bridge.call("market_book_release", symbol, call_timeout=2.0)
                 await self.bridge.call("shutdown", call_timeout=2.0)
+        self._books.clear()
         await self.bridge.close()
 
     # --- what the terminal does on its own -----------------------------------------------
@@ -296,6 +303,44 @@ class Mt5Broker:
             )
             for row in rows
         ]
+
+    async def book(self, symbol: str, depth: int) -> OrderBook | None:
+        """The terminal's depth of market (`market_book_add` once per symbol,
+        then `market_book_get`); None where the server gives none."""
+        if symbol in self._no_book or not self._connected:
+            return None
+        async with self._lock:
+            if symbol not in self._books:
+                added, _ = await self.bridge.call("market_book_add", symbol)
+                if not added:
+                    self._no_book.add(symbol)
+                    return None
+                self._books.add(symbol)
+            rows, _ = await self.bridge.call("market_book_get", symbol)
+        if not rows:
+            return None
+        sells = sorted(
+            (r for r in rows if r["type"] in (mt5.BOOK_TYPE_SELL, mt5.BOOK_TYPE_SELL_MARKET)),
+            key=lambda r: r["price"],
+        )
+        buys = sorted(
+            (r for r in rows if r["type"] in (mt5.BOOK_TYPE_BUY, mt5.BOOK_TYPE_BUY_MARKET)),
+            key=lambda r: -r["price"],
+        )
+
+        spec = self._book.specs.get(symbol)
+        digits = spec.digits if spec is not None else 5
+
+        def level(row: Record) -> BookLevel:
+            volume = float(row.get("volume_dbl") or row.get("volume", 0))
+            return BookLevel(price=mapping.decimal(row["price"], digits), volume=volume)
+
+        return OrderBook(
+            symbol=symbol,
+            time=self._clock.now(),
+            bids=[level(r) for r in buys[:depth]],
+            asks=[level(r) for r in sells[:depth]],
+        )
 
     # --- reading ---------------------------------------------------------------------------
 

@@ -140,3 +140,9 @@ LAST_ERRORS = {
 # The codes that mean the link to the terminal itself broke (not a refusal):
 # the adapter reconnects on them.
 IPC_ERRORS = frozenset(range(RES_E_INTERNAL_FAIL_TIMEOUT, RES_E_INTERNAL_FAIL + 1))
+
+# Depth of market (`market_book_get` entries' `type`), as in the wheel.
+BOOK_TYPE_SELL = 1
+BOOK_TYPE_BUY = 2
+BOOK_TYPE_SELL_MARKET = 3
+BOOK_TYPE_BUY_MARKET = 4

@@ -31,11 +31,12 @@ from engine.server.dialects import (
 class Dialect:
     name: str  # the switch under [server.dialects]
     title: str
-    routers: tuple[APIRouter, ...]
+    routers: tuple[APIRouter, ...]  # served after v1, so v1 answers where a path is both
+    # Served before v1: literal paths beside v1's parameterised ones
+    # (`/api/v1/jobs/health` beside `/api/v1/jobs/{job_id}`); none is a path v1 has.
+    # Kept few: every request to v1 is matched against these first.
+    early: tuple[APIRouter, ...] = ()
     root_groups: tuple[str, ...] = ()  # endpoint groups at the root, for rate limits and audit
-    # Served before v1: its literal paths sit beside v1's parameterised ones
-    # (`/api/v1/jobs/health` beside `/api/v1/jobs/{job_id}`); it declares no path v1 has.
-    before_v1: bool = False
     # Paths whose errors carry the seed's `"status": "error"` and `timestamp` too.
     enveloped: tuple[str, ...] = ()
     setup: Callable[[FastAPI], None] | None = None  # state its routes need
@@ -47,16 +48,15 @@ DIALECTS = (
     Dialect(
         "risk_jobs",
         risk_jobs.TITLE,
-        (risk_jobs.router, market_cache.router),
-        before_v1=True,
+        (market_cache.router,),
+        early=(risk_jobs.router,),
         setup=market_cache.setup,
     ),
-    # Before v1 for `/api/v1/workers/heartbeat`, beside v1's `/workers/{account_id}`.
     Dialect(
         "task_queue",
         task_queue.TITLE,
         (task_queue.router, task_workers.router),
-        before_v1=True,
+        early=(task_workers.early,),  # `/api/v1/workers/heartbeat` beside `/workers/{id}`
         enveloped=(task_queue.PREFIX + "/", "/api/v1/workers/heartbeat", "/workers/status"),
         setup=task_workers.setup,
         root_groups=("workers", "webhooks"),
@@ -75,14 +75,15 @@ def enabled(settings: DialectSettings) -> list[Dialect]:
 
 
 def install(app: FastAPI, settings: DialectSettings, *, before_v1: bool) -> tuple[str, ...]:
-    """Serve the enabled dialects of one side of v1; returns the root groups they
-    add. The enveloped paths go to `app.state.enveloped` (see `errors.envelope`)."""
+    """Serve the enabled dialects' routers of one side of v1 (their state and
+    groups with the first); returns the root groups they add. The enveloped
+    paths go to `app.state.enveloped` (see `errors.envelope`)."""
     groups: list[str] = []
     enveloped = list(getattr(app.state, "enveloped", ()))
     for dialect in enabled(settings):
-        if dialect.before_v1 is before_v1:
-            for router in dialect.routers:
-                app.include_router(router)
+        for router in dialect.early if before_v1 else dialect.routers:
+            app.include_router(router)
+        if before_v1:
             if dialect.setup is not None:
                 dialect.setup(app)
             groups.extend(dialect.root_groups)

@@ -132,7 +132,7 @@ async def market_data(
     """The latest quote, 24-hour change and tick volume, the order book (five
     levels a side) and our recent fills the caller may see."""
     view = await engine.market_view(symbol, Timeframe.M1, 0, 20)
-    book = engine.order_book(symbol) or OrderBook(
+    book = await engine.order_book(symbol) or OrderBook(
         symbol=symbol, time=engine.clock.now(), bids=[], asks=[]
     )
     return MarketData(

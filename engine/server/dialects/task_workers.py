@@ -42,6 +42,8 @@ from engine.server.ws_protocol import Frame, Framing
 
 TAG = "dialect: task queue"
 router = APIRouter(tags=[TAG], responses=error_responses(401, 403, 422, 429))
+# Before v1: `/api/v1/workers/heartbeat` would be v1's `/workers/{account_id}`.
+early = APIRouter(tags=[TAG], responses=error_responses(401, 403, 422, 429))
 
 STALE_SECONDS = 60.0
 MAX_WORKERS = 1000  # reporting processes kept at once
@@ -149,7 +151,7 @@ def _reports(request: Request) -> Reports:
     return reports
 
 
-@router.post("/api/v1/workers/heartbeat", response_model=HeartbeatData)
+@early.post("/api/v1/workers/heartbeat", response_model=HeartbeatData)
 async def heartbeat(
     body: Heartbeat,
     request: Request,

@@ -75,6 +75,8 @@ class FakeTerminal:
         self.server_down = False  # order_send answers 10031, nothing executes
         self.ipc_down = False  # every call fails with an IPC error
         self.algo_trading = True
+        self.book_depth = 0  # levels a side `market_book_get` gives; 0: no depth of market
+        self.books: set[str] = set()  # symbols `market_book_add`ed
         self.answering = threading.Event()
         self.answering.set()
         self.calls: list[str] = []
@@ -294,6 +296,33 @@ class FakeTerminal:
             flags=6,
             volume_real=0.0,
         )
+
+    def _market_book_add(self, session: _Session, symbol: str) -> bool:
+        if not self.book_depth or symbol not in session.selected:
+            session.error = (mt5.RES_E_NOT_FOUND, "Market depth not available")
+            return False
+        self.books.add(symbol)
+        return True
+
+    def _market_book_get(self, session: _Session, symbol: str) -> list[dict[str, Any]] | None:
+        """As MT5 orders it: by price, highest first (the asks, then the bids)."""
+        price = self._price(symbol)
+        if symbol not in self.books or price is None:
+            session.error = (mt5.RES_E_NOT_FOUND, "Market depth not subscribed")
+            return None
+        point = self.instruments[symbol].point
+        entries = []
+        for level in range(self.book_depth - 1, -1, -1):
+            volume = float(level + 1)
+            entries.append(_book(mt5.BOOK_TYPE_SELL, price[1] + point * level, volume))
+        for level in range(self.book_depth):
+            volume = float(level + 2)
+            entries.append(_book(mt5.BOOK_TYPE_BUY, price[0] - point * level, volume))
+        return entries
+
+    def _market_book_release(self, session: _Session, symbol: str) -> bool:
+        self.books.discard(symbol)
+        return True
 
     def _copy_rates_from_pos(
         self, session: _Session, symbol: str, timeframe: int, start: int, count: int
@@ -763,3 +792,7 @@ def _matches(item: dict[str, Any], filters: dict[str, Any]) -> bool:
     if "symbol" in filters and item["symbol"] != filters["symbol"]:
         return False
     return not ("ticket" in filters and item["ticket"] != filters["ticket"])
+
+
+def _book(kind: int, price: Decimal, volume: float) -> dict[str, Any]:
+    return _tag("BookInfo", type=kind, price=float(price), volume=int(volume), volume_dbl=volume)

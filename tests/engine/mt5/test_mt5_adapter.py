@@ -370,3 +370,29 @@ async def test_orders_carry_the_accounts_magic_and_login(
     [sent] = terminal.requests
     assert sent["magic"] == MAGIC and sent["comment"].endswith("my note")
     assert terminal.accounts[LOGIN].positions
+
+
+async def test_depth_of_market_from_market_book_where_the_terminal_has_it(
+    terminal: FakeTerminal, make_broker
+) -> None:  # type: ignore[no-untyped-def]
+    harness = await make_broker()
+    assert await harness.broker.book("EURUSD", 5) is None  # this server gives no depth
+    assert terminal.calls.count("market_book_add") == 1
+    assert await harness.broker.book("EURUSD", 5) is None
+    assert terminal.calls.count("market_book_add") == 1  # not asked again
+
+    terminal.book_depth = 3
+    deep = await make_broker()
+    book = await deep.broker.book("GBPUSD", 2)
+    assert book is not None and terminal.books == {"GBPUSD"}
+    # market_book_get lists by price, highest first; the book is best first.
+    assert [(str(level.price), level.volume) for level in book.asks] == [
+        ("1.27012", 1.0),
+        ("1.27013", 2.0),
+    ]
+    assert [(str(level.price), level.volume) for level in book.bids] == [
+        ("1.27000", 2.0),
+        ("1.26999", 3.0),
+    ]
+    await deep.broker.disconnect()
+    assert terminal.books == set()  # released with the connection

@@ -243,3 +243,24 @@ async def test_a_restart_stores_no_deal_twice_and_keeps_the_tickets(
         assert len(await again.store.ledger.orders(ACCOUNT, limit=-1)) == orders
     finally:
         terminal.close()
+
+
+async def test_the_order_book_comes_from_the_terminal_where_it_has_depth(
+    engine_factory: EngineFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine, terminal = await mt5_engine(engine_factory, monkeypatch, SystemMode.PAPER)
+    try:
+        simulated = await engine.order_book("EURUSD")  # the terminal has no depth yet
+        assert simulated is not None and len(simulated.bids) == 5
+        terminal.book_depth = 2
+        engine.manager.get(ACCOUNT).broker._no_book.clear()  # type: ignore[union-attr]
+        book = await engine.order_book("EURUSD", 3)
+        bid, ask = terminal_price(engine, "EURUSD")  # type: ignore[misc]
+        assert book is not None and len(book.bids) == len(book.asks) == 2
+        assert (book.bids[0].price, book.asks[0].price) == (bid, ask)
+        # A symbol the account does not trade: the simulator's.
+        traded = engine.settings.account(ACCOUNT).symbols  # type: ignore[union-attr]
+        other = next(s for s in engine.settings.instruments if s not in traded)
+        assert len((await engine.order_book(other)).bids) == 5  # type: ignore[union-attr]
+    finally:
+        terminal.close()

@@ -124,3 +124,15 @@ def history_deals_get(*args: Any, **kwargs: Any) -> Any:
 
 def history_orders_get(*args: Any, **kwargs: Any) -> Any:
     return _call("history_orders_get", *args, **kwargs)
+
+
+def market_book_add(symbol: str) -> Any:
+    return _call("market_book_add", symbol)
+
+
+def market_book_get(symbol: str) -> Any:
+    return _call("market_book_get", symbol)
+
+
+def market_book_release(symbol: str) -> Any:
+    return _call("market_book_release", symbol)
