@@ -316,6 +316,7 @@ class Kernel:
                 )
         if points:
             after_commit(self.store.equity.add(points), lambda: None)
+        self.risk.marked()  # every account of this instant is in: the whole book
         publish(SystemEvent(time=now, status=self.status()))
 
     # --- internals -------------------------------------------------------------

@@ -14,6 +14,7 @@ none), so a value hovering at the threshold does not flap.
 from __future__ import annotations
 
 import asyncio
+import copy
 import logging
 from datetime import date, datetime
 from decimal import Decimal
@@ -80,7 +81,13 @@ class RiskEngine:
         self._limits: dict[str, RiskLimit] = {}
         self._levels: dict[str, RiskLevel] = {}
         self._books: dict[str, AccountBook] = {}
+        # The book of all accounts as recorded (peak and day moved, stored, shown)
+        # only when every account's equity is of the same moment: at start, at
+        # each mark, at an evaluation. Between those, `_live` is judged: it is
+        # the recorded book with the equities as they stand now, so a partial
+        # sum (one account marked, another not yet) never sets a peak.
         self._total = AccountBook(TOTAL)
+        self._live = self._total
         self._by_account: dict[str, list[RiskLimit]] = {}
         self._wide: list[RiskLimit] = []  # limits over several accounts
         self._covering: dict[tuple[str, str], tuple[RiskLimit, ...]] = {}
@@ -127,7 +134,7 @@ class RiskEngine:
                 self._dirty.add(book.account_id)
             self._books[book.account_id] = book
         self._restore(self._total, stored.get(TOTAL))
-        self._update_total(today)
+        self._update_total(today, whole=True)
         self._index()
         self._ports.bus.add_listener(self._on_event)
         self._listening = True
@@ -204,7 +211,7 @@ class RiskEngine:
             book.replace_positions(worker.broker.positions())
             if book.observe(worker.broker.account().equity, today):
                 self._dirty.add(book.account_id)
-        self._update_total(today)
+        self._update_total(today, whole=True)
         now = self._clock.monotonic()
         metrics = []
         for limit in self.limits():
@@ -321,21 +328,34 @@ class RiskEngine:
         except Exception:
             log.exception("risk evaluation failed")
 
-    def _update_total(self, today: date) -> None:
+    def marked(self) -> None:
+        """Every running account was just marked (`Kernel.mark`): the book of
+        all accounts is whole, and recorded."""
+        self._update_total(self._clock.now().date(), whole=True)
+
+    def _update_total(self, today: date, *, whole: bool = False) -> None:
         books = self._books.values()
         equity = sum((b.equity for b in books if b.equity is not None), Decimal(0))
-        total = self._total
-        if total.observe(equity, today):
-            self._dirty.add(TOTAL)
-        total.day_start = sum(
+        day_start = sum(
             (b.day_start if b.day_start is not None else b.equity or Decimal(0) for b in books),
             Decimal(0),
         )
+        total = self._total
+        if whole:
+            if total.observe(equity, today):
+                self._dirty.add(TOTAL)
+            total.day_start = day_start
+            self._live = total
+            return
+        live = copy.copy(total)
+        live.observe(equity, today)
+        live.day_start = day_start
+        self._live = live
 
     # --- judging -----------------------------------------------------------------
 
     def _measure(self, limit: RiskLimit, now: float) -> Decimal:
-        return measure(limit, self._books, self._total, self._valuer, now)
+        return measure(limit, self._books, self._live, self._valuer, now)
 
     def _judge(self, limit: RiskLimit, value: Decimal) -> None:
         old = self._levels.get(limit.id, RiskLevel.OK)
@@ -449,7 +469,7 @@ class RiskEngine:
         now: float,
     ) -> Rejection | None:
         kind = limit.kind
-        books, total, valuer = self._books, self._total, self._valuer
+        books, total, valuer = self._books, self._live, self._valuer
         if self._levels.get(limit.id) is RiskLevel.BREACH:
             value = self._measure(limit, now)
             return breached(limit, value, self._unit(limit))

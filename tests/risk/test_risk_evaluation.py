@@ -150,3 +150,28 @@ async def test_a_breach_with_flatten_closes_the_account_positions(
     assert len(brokers["account-001"].positions()) == 1  # type: ignore[union-attr]
     [alert] = risk_alerts(engine, "dd")
     assert alert.severity is Severity.CRITICAL and "being closed" in alert.message
+
+
+async def test_the_book_of_all_accounts_peaks_only_when_it_is_whole(
+    engine_factory: EngineFactory, demo_settings: Settings
+) -> None:
+    """One account's rise arriving before another's fall of the same instant
+    is no peak of the whole book: its peak moves at marks and evaluations."""
+    from engine.models import AccountEvent
+
+    engine = await bare_engine(engine_factory, demo_settings)
+    engine.mark()
+    await engine.quiesce()
+    whole = next(b for b in engine.risk.evaluate().books if b.account_id == "*")
+    accounts = {a.account_id: a for a in engine.snapshot().accounts}
+    first, second = (accounts[a] for a in ("account-001", "account-002"))
+    up = first.model_copy(update={"equity": first.equity + 1000})
+    down = second.model_copy(update={"equity": second.equity - 1000})
+    engine.bus.publish(AccountEvent(time=engine.clock.now(), account=up))
+    await engine.quiesce()  # the wide pass ran on the partial sum (+1000)
+    engine.bus.publish(AccountEvent(time=engine.clock.now(), account=down))
+    await engine.quiesce()
+    engine.mark()  # the brokers' own equities again: the book is whole
+    await engine.quiesce()
+    recorded = engine.risk._total  # the book as stored and shown
+    assert recorded.equity == whole.equity and recorded.peak == whole.peak_equity
