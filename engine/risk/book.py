@@ -81,6 +81,19 @@ class AccountBook:
         self.generation = 0
         self._exposures: tuple[int, dict[str, Decimal]] | None = None
 
+    def follow(self, source: AccountBook) -> None:
+        """Become `source` as it stands (sharing its positions and orders), to
+        observe equities on without moving `source` itself."""
+        self.equity, self.peak = source.equity, source.peak
+        self.day, self.day_start = source.day, source.day_start
+        self.positions, self.orders, self._holdings = (
+            source.positions,
+            source.orders,
+            source._holdings,
+        )
+        self._exposures = None
+        self.generation += 1
+
     def observe(self, equity: Decimal, today: date) -> bool:
         """Take a new equity; True when the peak or the day moved (to be stored).
         The daily loss counts from the first equity seen on each UTC day."""

@@ -14,7 +14,6 @@ none), so a value hovering at the threshold does not flap.
 from __future__ import annotations
 
 import asyncio
-import copy
 import logging
 from datetime import date, datetime
 from decimal import Decimal
@@ -88,6 +87,7 @@ class RiskEngine:
         # sum (one account marked, another not yet) never sets a peak.
         self._total = AccountBook(TOTAL)
         self._live = self._total
+        self._provisional = AccountBook(TOTAL)
         self._by_account: dict[str, list[RiskLimit]] = {}
         self._wide: list[RiskLimit] = []  # limits over several accounts
         self._covering: dict[tuple[str, str], tuple[RiskLimit, ...]] = {}
@@ -347,7 +347,8 @@ class RiskEngine:
             total.day_start = day_start
             self._live = total
             return
-        live = copy.copy(total)
+        live = self._provisional
+        live.follow(total)
         live.observe(equity, today)
         live.day_start = day_start
         self._live = live
