@@ -568,6 +568,13 @@ class TradeDeckApp(App[None]):
         if active is None or active.enabled or active.binding.id is None:
             return
         needed = ACTION_ROLES.get(active.binding.id)
+        if needed is not None and getattr(self.client, "read_only", False):
+            self.notify(
+                f"{active.binding.description}: this panel is read-only (--read-only).",
+                title="Read-only",
+                severity="warning",
+            )
+            return
         if needed is not None and active.binding.id not in self.client.permissions:
             self.notify(
                 f"{active.binding.description} needs the {needed} role; "

@@ -41,6 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     for name in ("config", "db", "host", "port"):
         if not hasattr(args, name):
             setattr(args, name, None)
+    args.read_only = getattr(args, "read_only", False)
     console = Console(stderr=True)
     if args.command == "validate":
         return _validate(args, Console())
@@ -68,7 +69,9 @@ def main(argv: list[str] | None = None) -> int:
             server = settings.server.model_copy(update={"web_port": args.web_port})
             settings = settings.model_copy(update={"server": server})
         return asyncio.run(_run_headless(settings, db_path, console, web=args.web))
-    return asyncio.run(_run_panel(settings, db_path, console, serve=args.serve))
+    return asyncio.run(
+        _run_panel(settings, db_path, console, serve=args.serve, read_only=args.read_only)
+    )
 
 
 def resolve_db_path(args: argparse.Namespace, settings: Settings) -> Path:
@@ -137,6 +140,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     connect.add_argument("url", help="the engine's address, e.g. http://127.0.0.1:8765")
     connect.add_argument("--token", default=None, help="API key or access token")
+    connect.add_argument(
+        "--read-only",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="every action off: look, never touch",
+    )
     notify = commands.add_parser(
         "notify",
         help="send a test notification to the configured targets",
@@ -150,6 +159,11 @@ def _parser() -> argparse.ArgumentParser:
     security_cli.add_commands(commands, _common_options)
     parser.add_argument(
         "--serve", action="store_true", help="also serve the API while the panel runs"
+    )
+    parser.add_argument(
+        "--read-only",
+        action="store_true",
+        help="the panel with every action off: look, never touch",
     )
     _server_options(parser)
     return parser
@@ -226,14 +240,23 @@ def _validate(args: argparse.Namespace, console: Console) -> int:
     return 0 if report.valid else 1
 
 
-async def _run_panel(settings: Settings, db_path: Path, console: Console, *, serve: bool) -> int:
+def _read_only(client: Any) -> Any:
+    from engine.client.readonly import ReadOnlyClient
+
+    return ReadOnlyClient(client)
+
+
+async def _run_panel(
+    settings: Settings, db_path: Path, console: Console, *, serve: bool, read_only: bool = False
+) -> int:
     from engine.client import LocalEngineClient
     from tui.app import TradeDeckApp
 
     async with _running_engine(settings, db_path, console, serve=serve) as engine:
         if engine is None:
             return 1
-        app = TradeDeckApp(LocalEngineClient(engine))
+        client = LocalEngineClient(engine)
+        app = TradeDeckApp(_read_only(client) if read_only else client)
         _exit_on_hangup(engine.close)
         await app.run_async()
         return app.return_code or 0
@@ -286,7 +309,7 @@ async def _run_remote(args: argparse.Namespace, console: Console) -> int:
         await client.close()
         return 1
     try:
-        app = TradeDeckApp(client)
+        app = TradeDeckApp(_read_only(client) if args.read_only else client)
         _exit_on_hangup(client.close)
         await app.run_async()
     finally:
