@@ -14,7 +14,7 @@ Pages are lists of plain rows (dicts); formatting them is the caller's.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Collection, Mapping
+from collections.abc import AsyncIterator, Callable, Collection, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -62,8 +62,8 @@ class Catalog:
     def __init__(
         self,
         store: CatalogStore,
-        simulator: Any,  # () -> MarketSimulator | None: the market source, once open
-        symbols: Any,  # () -> Collection[str]
+        simulator: Callable[[], MarketSimulator | None],  # the market source, once open
+        symbols: Callable[[], Collection[str]],
         clock: Clock,
     ) -> None:
         self._store = store
@@ -96,7 +96,7 @@ class Catalog:
                 yield [dict(row) for row in page]
             return
         symbol, timeframe = self._bar_key(dataset_id)
-        simulator: MarketSimulator | None = self._simulator()
+        simulator = self._simulator()
         if simulator is None:
             return
         first, last, count = self._window(timeframe)

@@ -51,24 +51,16 @@ class Limiter:
             self._counts[(row.subject, row.group)] = [row.window_start, row.count, 0]
         await self._store.prune_counters(before=start)
 
-    def hit(self, subject: str, group: str, limit: int, window: int | None = None) -> RateDecision:
-        """Count one request and say whether it is within `limit` per `window`
-        seconds (the default window when None).
+    def hit(self, subject: str, group: str, limit: int) -> RateDecision:
+        """Count one request and say whether it is within `limit` per the
+        default window. A refused request is not counted, so a client that
+        waits for `Retry-After` is served when the window turns."""
+        return self.hit_all(subject, [(group, limit, self.window_seconds)])
 
-        A refused request is not counted, so a client that waits for
-        `Retry-After` is served when the window turns."""
-        now = self._clock.now()
-        window = window or self.window_seconds
-        counter = self._current(subject, group, now, window)
-        allowed = counter[1] < limit
-        if allowed:
-            self.count(subject, group, counter)
-        return self._decision(counter, limit, now, allowed)
-
-    def peek(self, subject: str, group: str, limit: int, window: int | None = None) -> RateDecision:
+    def peek(self, subject: str, group: str, limit: int) -> RateDecision:
         """Whether one more request would be allowed, without counting it."""
         now = self._clock.now()
-        counter = self._current(subject, group, now, window or self.window_seconds)
+        counter = self._current(subject, group, now, self.window_seconds)
         return self._decision(counter, limit, now, counter[1] < limit)
 
     def hit_all(self, subject: str, checks: Sequence[tuple[str, int, int]]) -> RateDecision:
@@ -94,14 +86,6 @@ class Limiter:
             zip(counters, (c[1] for c in checks), strict=True), key=lambda c: c[1] - c[0][1]
         )
         return self._decision(tightest, limit, now, True)
-
-    def count(self, subject: str, group: str, counter: list[int] | None = None) -> None:
-        """Count a request that `peek` allowed."""
-        if counter is None:
-            counter = self._counts[(subject, group)]
-        counter[1] += 1
-        self._dirty.add((subject, group))
-        self._schedule_flush()
 
     async def flush(self) -> None:
         """Write every changed counter now; return once committed."""

@@ -23,7 +23,7 @@ from pydantic import BaseModel, Field
 
 from engine.domain import Timeframe
 from engine.engine import Engine
-from engine.models import MarketTradeEvent, OrderBook, PriceAlert, QuoteEvent
+from engine.models import MarketTradeEvent, OrderBook, PriceAlert, Quote, QuoteEvent
 from engine.security.principal import Principal
 from engine.server.deps import admin, audited, get_engine, trader, viewer
 from engine.server.routers import connections as v1_connections
@@ -159,17 +159,21 @@ async def price(
 
 
 def _price(engine: Engine, symbol: str) -> Price:
-    quote = engine.market_cache.quote(symbol)
+    fields = _quote_fields(engine, symbol, engine.market_cache.quote(symbol))
+    return Price(**fields, cached_at=engine.clock.now())
+
+
+def _quote_fields(engine: Engine, symbol: str, quote: Quote | None) -> dict[str, str | None]:
+    """A quote as this API writes it (strings), with the last 24 hours."""
     day = engine.market_day(symbol)
-    return Price(
-        symbol=symbol,
-        price=str((quote.bid + quote.ask) / 2) if quote is not None else None,
-        bid=str(quote.bid) if quote is not None else None,
-        ask=str(quote.ask) if quote is not None else None,
-        change_24h=f"{day.change_24h:.2f}" if day is not None else None,
-        volume_24h=f"{day.volume_24h:.2f}" if day is not None else None,
-        cached_at=engine.clock.now(),
-    )
+    return {
+        "symbol": symbol,
+        "price": str((quote.bid + quote.ask) / 2) if quote is not None else None,
+        "bid": str(quote.bid) if quote is not None else None,
+        "ask": str(quote.ask) if quote is not None else None,
+        "change_24h": f"{day.change_24h:.2f}" if day is not None else None,
+        "volume_24h": f"{day.volume_24h:.2f}" if day is not None else None,
+    }
 
 
 @router.post(
@@ -281,17 +285,8 @@ def _flat(engine: Engine, frame: Frame) -> dict[str, Any] | None:
     event = frame.event
     if isinstance(event, QuoteEvent):
         quote = event.quote
-        day = engine.market_day(quote.symbol)
-        return {
-            "channel": frame.channel,
-            "symbol": quote.symbol,
-            "price": str((quote.bid + quote.ask) / 2),
-            "bid": str(quote.bid),
-            "ask": str(quote.ask),
-            "change_24h": f"{day.change_24h:.2f}" if day is not None else None,
-            "volume_24h": f"{day.volume_24h:.2f}" if day is not None else None,
-            "timestamp": frame.time,
-        }
+        fields = _quote_fields(engine, quote.symbol, quote)
+        return {"channel": frame.channel, **fields, "timestamp": frame.time}
     if isinstance(event, MarketTradeEvent):
         trade = event.trade
         return {
