@@ -17,6 +17,7 @@ BENCHMARKS = (
     "store",
     "engine",
     "panel",
+    "panel_tmux",
     "startup",
     "rest",
     "ws",

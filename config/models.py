@@ -92,6 +92,21 @@ class StrategyConfig(_Section):
     enabled: bool = True
 
 
+def _colour(value: str | None) -> str | None:
+    """A colour Rich (and so the panel) can draw, or the error names it."""
+    if value is None:
+        return None
+    from rich.color import Color, ColorParseError
+
+    try:
+        Color.parse(value)
+    except ColorParseError:
+        raise ValueError(
+            f"{value!r} is not a colour: use a name such as red or orange1, or #rrggbb"
+        ) from None
+    return value
+
+
 class AccountConfig(_Section):
     id: str
     name: str = ""
@@ -105,6 +120,11 @@ class AccountConfig(_Section):
     symbols: list[str] = Field(default_factory=list)
     strategies: list[StrategyConfig] = Field(default_factory=list)
     risk: RiskOverrides | None = None
+    # How the panel marks this account's rows and the header: MT5 accounts are
+    # marked by default ("LIVE" in live mode, "MT5" in paper mode); a label here
+    # marks any account, and `colour` (a colour name or #rrggbb) replaces red/yellow.
+    label: str | None = Field(default=None, min_length=1, max_length=6)
+    colour: str | None = None
     # mt5 only. The password never lives here: it comes from `password_env` (by
     # default TRADEDECK_MT5_PASSWORD_<ID>) or from `password_file`.
     login: int | None = None
@@ -128,6 +148,11 @@ class AccountConfig(_Section):
     mt5_poll_ms: int = Field(
         default=500, ge=50, description="how often positions, orders and deals are read"
     )
+
+    @field_validator("colour")
+    @classmethod
+    def _drawable(cls, value: str | None) -> str | None:
+        return _colour(value)
 
 
 class StrategyDefaults(_Section):
@@ -412,6 +437,27 @@ class Settings(_Section):
     jobs: JobSettings = Field(default_factory=JobSettings)
     risk: RiskConfig = Field(default_factory=RiskConfig)
     notifications: NotificationSettings = Field(default_factory=NotificationSettings)
+    # The panel's keys by binding id (`"orders.place" = "n"`, or nested:
+    # `[keys.orders] place = "n"`); the panel checks the ids and conflicts.
+    keys: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("keys", mode="before")
+    @classmethod
+    def _flat_keys(cls, keys: Any) -> Any:
+        """`[keys] orders.place = "n"` is a nested table in TOML: flatten it to ids."""
+        if not isinstance(keys, dict):
+            return keys
+        flat: dict[str, Any] = {}
+
+        def walk(node: dict[str, Any], prefix: str) -> None:
+            for name, value in node.items():
+                if isinstance(value, dict):
+                    walk(value, f"{prefix}{name}.")
+                else:
+                    flat[f"{prefix}{name}"] = value
+
+        walk(keys, "")
+        return flat
 
     def account(self, account_id: str) -> AccountConfig | None:
         return next((a for a in self.accounts if a.id == account_id), None)

@@ -454,6 +454,10 @@ class WorkerInfo(_Model):
     heartbeat_at: datetime | None = None
     error: str | None = None
     restarts: int = Field(default=0, description="crash restarts since the last manual start")
+    label: str | None = Field(
+        default=None, description="the account's own mark in the panel ([[accounts]] label)"
+    )
+    colour: str | None = Field(default=None, description="the colour of that mark")
     metadata: dict[str, Any] = Field(default_factory=dict)
 
 

@@ -1,19 +1,24 @@
 """The tradedeck panel: a Textual app over an `EngineClient`.
 
 One background task feeds the engine's events into a `PanelState`; a timer
-paints whatever changed under `batch_update`. Commands go to the client and
-their outcome, good or bad, comes back as a notification in plain words.
+paints whatever changed under `batch_update`. Input comes first: from a key
+press until the frame that shows its effect, the timer's paint of live data
+waits, so a busy market never delays what the trader's key did. Commands go to
+the client and their outcome, good or bad, comes back as a notification in
+plain words.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Iterable
+import gc
+from collections.abc import Awaitable, Iterable, Mapping
 from functools import partial
 from typing import ClassVar, TypeVar
 
 from textual import events, on
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
+from textual.dom import DOMNode
 from textual.screen import Screen
 from textual.timer import Timer
 
@@ -24,6 +29,7 @@ from engine.models import Alert, OrderRequest, OrderStatus, ResyncEvent, Severit
 from tui import formatting as fmt
 from tui.formatting import describe_order
 from tui.job_commands import run_job_command
+from tui.keymap import help_sections
 from tui.messages import (
     AcknowledgeAlert,
     CancelOrder,
@@ -38,26 +44,20 @@ from tui.messages import (
 )
 from tui.screens.confirm import ConfirmScreen
 from tui.screens.help import HelpScreen, HelpSection
-from tui.screens.jobs import JobsScreen, ModelsTable, SchedulesTable
+from tui.screens.jobs import JobsScreen
 from tui.screens.kill_switch import KillSwitchChoice, KillSwitchScreen
 from tui.screens.main import MainScreen
 from tui.screens.order_ticket import OrderTicketScreen
 from tui.screens.risk import RiskScreen
 from tui.screens.worker_detail import WorkerDetailScreen
 from tui.state import PanelState, Region
-from tui.widgets.alerts import AlertsTable
 from tui.widgets.header import Link
-from tui.widgets.jobs import JobsTable
-from tui.widgets.orders import OrdersTable
-from tui.widgets.pane import Pane
-from tui.widgets.positions import PositionsTable
-from tui.widgets.workers import WorkersTable
 
 T = TypeVar("T")
 
 # How often the screen catches up with the engine: often enough to feel live,
 # rarely enough that a burst of events costs one paint.
-PAINT_INTERVAL = 0.1
+PAINT_INTERVAL = 0.05
 
 _DONE = {"start": "Started", "stop": "Stopped", "restart": "Restarted"}
 
@@ -69,6 +69,12 @@ _PAINTED = (MainScreen, WorkerDetailScreen, RiskScreen, JobsScreen)
 
 # After job events, the queue's counts are read again at most this often.
 JOB_STATS_DELAY = 0.5
+
+# The longest a key press holds live data back. A key reaches the app once its
+# bindings have run, and the hold ends with the frame after that; a key that a
+# widget keeps to itself (typing into a filter) never reaches the app, so this
+# ends its hold instead.
+INPUT_HOLD = 0.05
 
 
 class TradeDeckApp(App[None]):
@@ -147,11 +153,16 @@ class TradeDeckApp(App[None]):
         clock_tick: bool = True,
         paint_interval: float = PAINT_INTERVAL,
         title: str = "tradedeck",
+        keymap: Mapping[str, str] | None = None,
     ) -> None:
         """`clock_tick` paints on a timer, as the live panel does; without it the
         panel paints after each snapshot and command and when `paint()` is called,
-        which tests use to decide exactly when the screen catches up."""
+        which tests use to decide exactly when the screen catches up.
+
+        `keymap` remaps bindings by id (`[keys]`; `tui.keymap.check_keymap` has
+        vetted it)."""
         super().__init__()
+        self.keymap = dict(keymap or {})
         self.client = client
         self.state = PanelState()
         self.title = title
@@ -161,15 +172,23 @@ class TradeDeckApp(App[None]):
         # The link state the header last showed; a change repaints it.
         self._link_shown: Link | None = None
         self._job_stats_timer: Timer | None = None
+        # Keys pressed whose effect is not painted yet, and whether the timer
+        # wanted to paint live data meanwhile (it does once they are).
+        self._keys_in_flight = 0
+        self._paint_held = False
+        self._input_timer: Timer | None = None
+        self._clashes_told: set[str] = set()
 
     def on_mount(self) -> None:
         if self.is_headless:
             # Under test: no animation, so every screenshot is the same.
             self.animation_level = "none"
+        if self.keymap:
+            self.set_keymap(self.keymap)
         self.push_screen(MainScreen(self))
         self.run_worker(self._feed(), name="engine-feed", group="feed")
         if self.clock_tick:
-            self.set_interval(self.paint_interval, self.paint, name="paint")
+            self.set_interval(self.paint_interval, self.paint_live, name="paint")
 
     # --- live state ------------------------------------------------------------
 
@@ -196,11 +215,14 @@ class TradeDeckApp(App[None]):
         """Replace the panel's state with a fresh snapshot of the engine."""
         snapshot = await self.attempt("Could not read the engine", self.client.snapshot())
         if snapshot is not None:
+            first = not self.state.loaded
             self.state.load(snapshot)
             overview = await self.attempt("Could not read the jobs", self.client.jobs_overview())
             if overview is not None:
                 self.state.load_jobs(overview)
             self.paint()
+            if first:
+                self.call_after_refresh(_settle_memory)
 
     @property
     def link(self) -> Link:
@@ -208,6 +230,51 @@ class TradeDeckApp(App[None]):
         if self._feed_ended:
             return "disconnected"
         return "connected" if self.client.connected else "reconnecting"
+
+    # --- input first -----------------------------------------------------------
+
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, events.Key) and not event.is_forwarded:
+            self._hold_for_input()
+        await super().on_event(event)
+
+    def _hold_for_input(self) -> None:
+        """A key arrived: live data waits until the frame that shows its effect."""
+        self._keys_in_flight += 1
+        if self._input_timer is not None:
+            self._input_timer.stop()
+        self._input_timer = self.set_timer(INPUT_HOLD, self._input_hold_over, name="input-hold")
+
+    def _key_handled(self) -> None:
+        """A key's bindings have run: its effect goes out in the next frame, and
+        the live data after it."""
+        self.call_after_refresh(self._key_shown)
+
+    def _key_shown(self) -> None:
+        self._keys_in_flight = max(0, self._keys_in_flight - 1)
+        if not self._keys_in_flight:
+            self._input_hold_over()
+
+    def _input_hold_over(self) -> None:
+        self._keys_in_flight = 0
+        if self._input_timer is not None:
+            self._input_timer.stop()
+            self._input_timer = None
+        if self._paint_held:
+            self._paint_held = False
+            self.paint()
+
+    @property
+    def input_pending(self) -> bool:
+        """Whether a key's effect is still to be painted (live data waits for it)."""
+        return self._keys_in_flight > 0
+
+    def paint_live(self) -> None:
+        """The timer's paint of live data: now, or once the keys pressed are shown."""
+        if self._keys_in_flight:
+            self._paint_held = True
+        else:
+            self.paint()
 
     def paint(self) -> None:
         """Repaint what changed since the last paint, on every screen that shows it."""
@@ -514,30 +581,17 @@ class TradeDeckApp(App[None]):
         self.push_screen(HelpScreen(self.help_sections()))
 
     def help_sections(self) -> list[HelpSection]:
-        """Every key, grouped by where it applies, straight from the bindings."""
-        return [
-            ("everywhere", [*_bindings(self.BINDINGS), _PALETTE]),
-            ("main screen", _bindings(MainScreen.BINDINGS)),
-            ("any pane", _bindings(Pane.BINDINGS)),
-            ("workers pane", _bindings(WorkersTable.BINDINGS)),
-            ("positions pane", _bindings(PositionsTable.BINDINGS)),
-            ("orders pane", _bindings(OrdersTable.BINDINGS)),
-            ("alerts pane", _bindings(AlertsTable.BINDINGS)),
-            ("jobs pane", _bindings(JobsTable.BINDINGS)),
-            ("worker detail", _bindings(WorkerDetailScreen.BINDINGS)),
-            ("risk screen", _bindings(RiskScreen.BINDINGS)),
-            (
-                "jobs screen",
-                [
-                    *_bindings(JobsScreen.BINDINGS),
-                    *(b for b in _bindings(JobsTable.BINDINGS) if b.id != "jobs.open"),
-                    *_bindings(SchedulesTable.BINDINGS),
-                    *_bindings(ModelsTable.BINDINGS),
-                ],
-            ),
-            ("order ticket", _bindings(OrderTicketScreen.BINDINGS)),
-            ("kill switch", _bindings(KillSwitchScreen.BINDINGS)),
-        ]
+        """Every key, grouped by where it applies, straight from the bindings,
+        with the user's keymap applied."""
+        return help_sections(self.BINDINGS, self.keymap)
+
+    def handle_bindings_clash(self, clashed_bindings: set[Binding], node: DOMNode) -> None:
+        """`tradedeck validate` and the start-up check refuse conflicting keymaps;
+        should one get through anyway, say so once rather than guess."""
+        ids = ", ".join(sorted(str(b.id) for b in clashed_bindings))
+        if ids not in self._clashes_told:
+            self._clashes_told.add(ids)
+            self.notify(f"These bindings share a key: {ids}", title="Keymap", severity="warning")
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Keys the client's role may not use are shown disabled (None)."""
@@ -564,6 +618,7 @@ class TradeDeckApp(App[None]):
     def on_key(self, event: events.Key) -> None:
         """A key that the client's role may not use is shown disabled; pressed
         anyway, it says which role it needs rather than doing nothing silently."""
+        self._key_handled()
         active = self.screen.active_bindings.get(event.key)
         if active is None or active.enabled or active.binding.id is None:
             return
@@ -619,17 +674,17 @@ _APP_PERMISSIONS = {
     "clear_kill_switch": "kill_switch.clear",
 }
 
-_PALETTE = Binding(
-    "ctrl+p",
-    "command_palette",
-    "Commands",
-    id="app.commands",
-    tooltip="Search every command that applies here",
-)
 
+def _settle_memory() -> None:
+    """Once the first screen is up, what exists (the engine, the widgets, the
+    snapshot) lives as long as the panel: move it out of the collector's way.
 
-def _bindings(bindings: Iterable[BindingType]) -> list[Binding]:
-    return [b for b in bindings if isinstance(b, Binding)]
+    The collector's full passes walk every object in the process; under a busy
+    market they came every second or so and each held the loop for up to 100 ms,
+    which a key press waiting for its frame felt. Frozen, a full pass walks only
+    what was made since (Python's own advice for long-lived processes)."""
+    gc.collect()
+    gc.freeze()
 
 
 def _workers(count: int) -> str:

@@ -23,6 +23,7 @@ from platformdirs import user_data_path
 from rich.console import Console
 from rich.text import Text
 
+from config.issues import ValidationReport
 from config.loader import ConfigError, check_file, load_settings
 from config.models import Settings
 from config.report import render_report, summary_line
@@ -141,6 +142,13 @@ def _parser() -> argparse.ArgumentParser:
     connect.add_argument("url", help="the engine's address, e.g. http://127.0.0.1:8765")
     connect.add_argument("--token", default=None, help="API key or access token")
     connect.add_argument(
+        "--config",
+        type=Path,
+        metavar="FILE",
+        default=argparse.SUPPRESS,
+        help="a configuration file whose [keys] the panel uses (nothing else of it is read)",
+    )
+    connect.add_argument(
         "--read-only",
         action="store_true",
         default=argparse.SUPPRESS,
@@ -234,10 +242,35 @@ def _validate(args: argparse.Namespace, console: Console) -> int:
             return 0
     else:
         report = check_file(path)
+        if report.valid:
+            _check_keys(load_settings(path).keys, report)
     if report.issues:
         console.print(render_report(report))
     console.print(summary_line(report))
     return 0 if report.valid else 1
+
+
+def _check_keys(keys: dict[str, str], report: ValidationReport) -> None:
+    """The panel's own rules for `[keys]`: its binding ids, their conflicts."""
+    from tui.app import TradeDeckApp
+    from tui.keymap import check_keymap
+
+    for problem in check_keymap(keys, TradeDeckApp.BINDINGS):
+        if problem.error:
+            report.error(problem.path, problem.message)
+        else:
+            report.warning(problem.path, problem.message)
+
+
+def _keymap_refused(keys: dict[str, str], console: Console) -> bool:
+    """Whether `[keys]` is wrong; if so the panel does not start, and says why."""
+    report = ValidationReport(subject="[keys]")
+    _check_keys(keys, report)
+    if report.valid:
+        return False
+    console.print(Text("The panel's keys ([keys]) are not valid:", style="bold red"))
+    console.print(render_report(report))
+    return True
 
 
 def _read_only(client: Any) -> Any:
@@ -252,11 +285,13 @@ async def _run_panel(
     from engine.client import LocalEngineClient
     from tui.app import TradeDeckApp
 
+    if _keymap_refused(settings.keys, console):
+        return 1
     async with _running_engine(settings, db_path, console, serve=serve) as engine:
         if engine is None:
             return 1
         client = LocalEngineClient(engine)
-        app = TradeDeckApp(_read_only(client) if read_only else client)
+        app = TradeDeckApp(_read_only(client) if read_only else client, keymap=settings.keys)
         _exit_on_hangup(engine.close)
         await app.run_async()
         return app.return_code or 0
@@ -292,6 +327,16 @@ async def _run_remote(args: argparse.Namespace, console: Console) -> int:
     from engine.errors import EngineError
     from tui.app import TradeDeckApp
 
+    keys: dict[str, str] = {}
+    if args.config is not None:
+        try:
+            keys = load_settings(args.config).keys
+        except ConfigError as error:
+            console.print(Text(str(error), style="bold red"))
+            console.print(render_report(error.report))
+            return 1
+    if _keymap_refused(keys, console):
+        return 1
     token = args.token or os.environ.get("TRADEDECK_TOKEN")
     if not token:
         console.print(
@@ -309,7 +354,7 @@ async def _run_remote(args: argparse.Namespace, console: Console) -> int:
         await client.close()
         return 1
     try:
-        app = TradeDeckApp(_read_only(client) if args.read_only else client)
+        app = TradeDeckApp(_read_only(client) if args.read_only else client, keymap=keys)
         _exit_on_hangup(client.close)
         await app.run_async()
     finally:

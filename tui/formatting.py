@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from rich.text import Text
 
-from engine.domain import RiskScope
+from engine.domain import BrokerKind, RiskScope, SystemMode
 from engine.models import (
     AlertStatus,
     Order,
@@ -17,8 +17,11 @@ from engine.models import (
     RiskLevel,
     Severity,
     Side,
+    WorkerInfo,
     WorkerState,
 )
+
+Cell = str | Text
 
 MONEY_PLACES = 2
 DASH = "-"
@@ -101,6 +104,45 @@ def hms(when: datetime | None) -> str:
 
 def stamp(when: datetime | None) -> str:
     return DASH if when is None else when.strftime("%Y-%m-%d %H:%M:%S")
+
+
+# Real money is marked in reverse video as well as colour: on a monochrome
+# terminal (NO_COLOR) the label still stands out of its row.
+LIVE_STYLE = "bold reverse {colour}"
+_MARK_COLOURS = {"LIVE": "red", "MT5": "yellow"}
+
+
+def money_label(worker: WorkerInfo | None, mode: SystemMode | None) -> str | None:
+    """The mark of an account that may trade real money: its own label, else
+    `LIVE` for an MT5 account in live mode and `MT5` in paper mode; None for a
+    paper account without one."""
+    if worker is None:
+        return None
+    if worker.label:
+        return worker.label
+    if worker.broker is BrokerKind.MT5:
+        return "LIVE" if mode is SystemMode.LIVE else "MT5"
+    return None
+
+
+def money_mark(worker: WorkerInfo | None, mode: SystemMode | None) -> Text:
+    """The label, in the account's colour and reverse video; `paper`, dim, for a
+    paper account."""
+    label = money_label(worker, mode)
+    if label is None or worker is None:
+        return Text("paper", style="dim")
+    colour = worker.colour or _MARK_COLOURS.get(label, "red")
+    return Text(f" {label} ", style=LIVE_STYLE.format(colour=colour))
+
+
+def marked_account(account_id: str, worker: WorkerInfo | None, mode: SystemMode | None) -> Cell:
+    """An account id in a position's or order's row, in its mark's colour when
+    the account is marked (reverse video, so monochrome terminals show it too)."""
+    label = money_label(worker, mode)
+    if label is None or worker is None:
+        return account_id
+    colour = worker.colour or _MARK_COLOURS.get(label, "red")
+    return Text(account_id, style=LIVE_STYLE.format(colour=colour))
 
 
 def worker_state(state: WorkerState) -> Text:

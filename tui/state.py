@@ -198,8 +198,12 @@ class PanelState:
         elif isinstance(event, AlertEvent):
             self.update_alert(event.alert)
         elif isinstance(event, SystemEvent):
+            before = self.system.mode if self.system else None
             self.system = event.status
             self._dirty.add(Region.HEADER)
+            if event.status.mode is not before:
+                # Live mode marks the MT5 accounts' rows.
+                self._dirty.update((Region.WORKERS, Region.POSITIONS, Region.ORDERS))
         elif isinstance(event, StrategyEvent):
             if event.removed:
                 self.strategies.pop(event.strategy.id, None)

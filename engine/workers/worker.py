@@ -81,6 +81,8 @@ class Worker:
             enabled=account.enabled,
             symbols=list(account.symbols),
             created_at=runtime.clock.now(),
+            label=account.label,
+            colour=account.colour,
         )
         self.broker: Broker | None = None
         self.strategies: dict[str, Strategy] = {}

@@ -25,7 +25,7 @@ from starlette.routing import Route
 
 from config.loader import load_settings
 from config.models import NotificationSettings
-from engine.models import JobState, Severity
+from engine.models import Job, JobState, Severity
 from engine.notify import DELIVER
 from engine.server.server import ServerHandle
 from tests.api.conftest import SCOPED_ACCOUNT, Api, ApiFactory
@@ -122,11 +122,20 @@ async def test_rules_send_alerts_to_a_target_once_per_interval(
     await api.engine.clock.advance(301)
     alerts.raise_alert("risk_limit", Severity.HIGH, LOSS, account_id=SCOPED_ACCOUNT)
     await until(lambda: [m["message"] for m in receiver.got("apprise")].count(LOSS) == 2)
-    jobs = [
-        j
-        for j in await api.engine.jobs.recent(50)
-        if j.handler == DELIVER and j.args["alert"]["message"] == LOSS
-    ]
+
+    async def deliveries() -> list[Job]:
+        return [
+            j
+            for j in await api.engine.jobs.recent(50)
+            if j.handler == DELIVER and j.args["alert"]["message"] == LOSS
+        ]
+
+    # The receiver has the message a moment before the job's completion commits.
+    for _ in range(500):
+        jobs = await deliveries()
+        if {j.state for j in jobs} == {JobState.COMPLETED}:
+            break
+        await asyncio.sleep(0.02)
     assert len(jobs) == 2 and {j.state for j in jobs} == {JobState.COMPLETED}
     assert all(j.account_id == SCOPED_ACCOUNT for j in jobs)  # a scoped key sees them
 

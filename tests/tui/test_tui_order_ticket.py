@@ -93,7 +93,7 @@ async def test_the_ticket_says_what_the_form_is_missing(client: EngineClient):
         assert not ticket.query_one("#ticket-price", Input).disabled
         await fill(pilot, ticket, price="1.5x")
         await until(pilot, lambda: verdict(ticket) == "Price: '1.5x' is not a price.")
-        await pilot.press("ctrl+s")
+        await pilot.press("ctrl+t")
         assert isinstance(app.screen, OrderTicketScreen), "nothing is sent while the form is wrong"
 
 
@@ -117,7 +117,7 @@ async def test_sending_a_valid_order_fills_it_and_says_so(client: EngineClient, 
         await fill(pilot, ticket, symbol="EURUSD", side=Side.SELL, volume="0.30")
         await until(pilot, lambda: ticket.settled)
         client_order_id = ticket.client_order_id
-        await pilot.press("ctrl+s")
+        await pilot.press("ctrl+t")
         await until(pilot, lambda: isinstance(app.screen, MainScreen))
         await until(pilot, lambda: any(n.title == "Order" for n in notifications(app)))
         stored = await engine.store.ledger.order_by_client_id("account-001", client_order_id)
@@ -137,7 +137,7 @@ async def test_a_rejected_order_says_why_in_words(client: EngineClient, engine: 
         # Far more than the account's free margin: the broker refuses it.
         await fill(pilot, ticket, symbol="EURUSD", volume="90")
         await until(pilot, lambda: ticket.settled)
-        await pilot.press("ctrl+s")
+        await pilot.press("ctrl+t")
         await until(pilot, lambda: any(n.title == "Order rejected" for n in notifications(app)))
         note = next(n for n in notifications(app) if n.title == "Order rejected")
         assert note.severity == "error"

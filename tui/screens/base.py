@@ -15,6 +15,8 @@ class PanelScreen(Screen[None]):
         super().__init__()
         self.panel = panel
         self._ready = False  # set once mounted
+        # The footer's keys as last shown (key, enabled); None before the first paint.
+        self._keys_shown: tuple[tuple[str, bool], ...] | None = None
 
     @property
     def live(self) -> bool:
@@ -24,3 +26,18 @@ class PanelScreen(Screen[None]):
 
     def show_header(self, state: PanelState) -> None:
         self.query_one(StatusHeader).show(state, self.panel.client.description, self.panel.link)
+
+    def refresh_keys(self) -> None:
+        """Tell the footer to redraw its keys, if the rows just painted changed
+        which of them are enabled (an empty pane disables its row actions).
+
+        The footer rebuilds all of its keys on every such call, which under a busy
+        market costs more than the rows themselves; most paints change no key."""
+        shown = tuple(
+            (key, enabled)
+            for key, (_, binding, enabled, _) in self.active_bindings.items()
+            if binding.show
+        )
+        if shown != self._keys_shown:
+            self._keys_shown = shown
+            self.refresh_bindings()

@@ -238,7 +238,7 @@ class JobsScreen(PanelScreen):
             self._follow_detail(state)
             if self.loaded and self._reload_timer is None:
                 self._reload_timer = self.set_timer(RELOAD_DELAY, self._reload_due)
-        self.refresh_bindings()
+        self.refresh_keys()
 
     def _follow_detail(self, state: PanelState) -> None:
         """A running job's detail moves with its events; when an optimisation
@@ -278,7 +278,7 @@ class JobsScreen(PanelScreen):
         if not self.loaded:
             self.loaded = True
             self._open_first(lists)
-        self.refresh_bindings()
+        self.refresh_keys()
 
     def _open_first(self, lists: dict[str, list[Job]]) -> None:
         """Start on the job asked for (in whichever tab holds it), else the
@@ -363,7 +363,7 @@ class JobsScreen(PanelScreen):
         table.display = shown
         self.query_one("#job-results-label", Label).display = shown
         table.sync(model_rows(self.models or []))
-        self.refresh_bindings()
+        self.refresh_keys()
 
     def reload_models(self) -> None:
         """After a deploy: the table says where each set is deployed."""

@@ -148,7 +148,7 @@ class MainScreen(PanelScreen):
             if spec.region in dirty:
                 self.pane(spec.id).show_rows(spec.rows(state))
         # Footer keys depend on the rows under the cursor (empty panes have none).
-        self.refresh_bindings()
+        self.refresh_keys()
 
     # --- layout ----------------------------------------------------------------
 

@@ -47,7 +47,7 @@ class OrderTicketScreen(ModalScreen[OrderRequest | None]):
     """Dismisses with the order to send, or None when cancelled."""
 
     BINDINGS = [
-        Binding("ctrl+s", "send", "Send", id="ticket.send", tooltip="Send the order as shown"),
+        Binding("ctrl+t", "send", "Send", id="ticket.send", tooltip="Send the order as shown"),
         Binding("escape", "cancel", "Cancel", id="ticket.cancel", tooltip="Close, send nothing"),
     ]
 
@@ -210,7 +210,7 @@ class OrderTicketScreen(ModalScreen[OrderRequest | None]):
 
     @on(Input.Submitted)
     def _next_field(self) -> None:
-        # Enter moves on; only ctrl+s or the Send button sends.
+        # Enter moves on; only ctrl+t or the Send button sends.
         self.focus_next()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:

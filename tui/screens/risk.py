@@ -69,7 +69,7 @@ class RiskScreen(PanelScreen):
             self.query_one(AlertsTable).sync(risk_alert_rows(state))
         if Region.RISK in dirty:
             self.action_refresh()
-        self.refresh_bindings()
+        self.refresh_keys()
 
     def action_refresh(self) -> None:
         self.load()

@@ -304,7 +304,7 @@ class WorkerDetailScreen(PanelScreen):
         shown = [known.get(s.id, s) for s in self.detail.strategies]
         table.sync(strategy_rows(shown))
         table.display = bool(shown)
-        self.refresh_bindings()
+        self.refresh_keys()
 
     def _fill(self, selector: str, rows: list[tuple[str | Text, ...]]) -> None:
         table = self.query_one(selector, DataTable)

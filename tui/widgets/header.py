@@ -35,7 +35,8 @@ _STATE_STYLES = {
 
 
 _MODE_STYLES = {
-    SystemMode.LIVE: "bold magenta",
+    # Real money: colour and reverse video, so a monochrome terminal shows it too.
+    SystemMode.LIVE: "bold reverse red",
     # The kill switch: loud until an admin clears it.
     SystemMode.HALTED: "bold white on red",
 }
@@ -44,7 +45,26 @@ _MODE_STYLES = {
 def _mode(mode: SystemMode) -> Text:
     if mode is SystemMode.HALTED:
         return Text(" HALTED ", style=_MODE_STYLES[mode])
+    if mode is SystemMode.LIVE:
+        return Text(" LIVE: REAL MONEY ", style=_MODE_STYLES[mode])
     return Text(mode.value, style=_MODE_STYLES.get(mode, ""))
+
+
+def _marks(state: PanelState) -> Text:
+    """The marked accounts (MT5, or labelled in the configuration), by mark:
+    ` MT5 x2 ` in the mark's colour."""
+    mode = state.system.mode if state.system else None
+    counts: dict[str, tuple[int, Text]] = {}
+    for worker in state.workers.values():
+        label = fmt.money_label(worker, mode)
+        if label is not None:
+            count, _ = counts.get(label, (0, Text()))
+            counts[label] = (count + 1, fmt.money_mark(worker, mode))
+    marks = Text()
+    for label, (count, mark) in sorted(counts.items()):
+        marks.append("  ")
+        marks.append(f" {label} x{count} ", style=mark.style)
+    return marks
 
 
 class StatusHeader(Static):
@@ -70,6 +90,7 @@ def render_header(state: PanelState, where: str, link: Link = "connected") -> Re
         first.append(f"  {system.state.value}", style=_STATE_STYLES[system.state])
         first.append("  ")
         first.append_text(_mode(system.mode))
+    first.append_text(_marks(state))
     first.append(f"  workers {state.workers_running}/{len(state.workers)} running")
     accounts = state.accounts.values()
     equity = sum((a.equity for a in accounts), Decimal(0))

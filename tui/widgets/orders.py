@@ -53,6 +53,7 @@ class OrdersTable(KeyedTable):
 
 def order_rows(state: PanelState) -> list[Row]:
     rows: list[Row] = []
+    mode = state.system.mode if state.system else None
     for ticket in sorted(state.orders, reverse=True):
         o = state.orders[ticket]
         shown_price = o.fill_price if o.fill_price is not None else o.price
@@ -61,7 +62,7 @@ def order_rows(state: PanelState) -> list[Row]:
                 str(ticket),
                 (
                     str(ticket),
-                    o.account_id,
+                    fmt.marked_account(o.account_id, state.workers.get(o.account_id), mode),
                     o.symbol,
                     fmt.side(o.side),
                     o.type.value,

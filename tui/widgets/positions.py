@@ -72,6 +72,7 @@ def close_question(position: Position, digits: int | None) -> str:
 
 def position_rows(state: PanelState) -> list[Row]:
     rows: list[Row] = []
+    mode = state.system.mode if state.system else None
     for ticket in sorted(state.positions):
         p = state.positions[ticket]
         digits = state.digits.get(p.symbol)
@@ -80,7 +81,7 @@ def position_rows(state: PanelState) -> list[Row]:
                 str(ticket),
                 (
                     str(ticket),
-                    p.account_id,
+                    fmt.marked_account(p.account_id, state.workers.get(p.account_id), mode),
                     p.symbol,
                     fmt.side(p.side),
                     fmt.right(fmt.volume(p.volume)),

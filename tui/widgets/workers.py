@@ -24,6 +24,7 @@ _PERMISSION = {
 class WorkersTable(KeyedTable):
     COLUMNS = (
         Column("account", "Account", 14),
+        Column("money", "Money", 7),
         Column("state", "State", 12),
         Column("equity", "Equity", 12, numeric=True),
         Column("today", "Today", 10, numeric=True),
@@ -110,6 +111,7 @@ def flatten_question(state: PanelState, account_id: str) -> str:
 
 def worker_rows(state: PanelState) -> list[Row]:
     rows: list[Row] = []
+    mode = state.system.mode if state.system else None
     for account_id in sorted(state.workers):
         worker = state.workers[account_id]
         account = state.accounts.get(account_id)
@@ -121,6 +123,7 @@ def worker_rows(state: PanelState) -> list[Row]:
                 account_id,
                 (
                     account_id,
+                    fmt.money_mark(worker, mode),
                     status,
                     fmt.right(fmt.money(account.equity if account else None)),
                     fmt.pnl(account.pnl_today if account else None),
