@@ -1,5 +1,6 @@
 """The panel under load in a real terminal: tmux at 160x48, the panel on the
-demo engine in its own process with 1,000 or 5,000 engine events a second
+demo engine in its own process with no load (the floor: tmux, send-keys and
+the polling alone), then 1,000 and 5,000 engine events a second
 published on its bus (`bench/panel_under_load.py`, the load of
 `bench/bench_panel.py`). Keys go in with `tmux send-keys`; the screen is read
 with `tmux capture-pane` in a tight loop, so every figure includes tmux's own
@@ -27,7 +28,7 @@ from typing import Any
 from bench.bench_startup import _tmux
 from bench.report import command_line
 
-RATES = (1000, 5000)
+RATES = (0, 1000, 5000)  # 0: the floor, tmux and the polling alone
 SESSION = "bench-panel-load"
 
 
