@@ -141,13 +141,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     connect.add_argument("url", help="the engine's address, e.g. http://127.0.0.1:8765")
     connect.add_argument("--token", default=None, help="API key or access token")
-    connect.add_argument(
-        "--config",
-        type=Path,
-        metavar="FILE",
-        default=argparse.SUPPRESS,
-        help="a configuration file whose [keys] the panel uses (nothing else of it is read)",
-    )
+    _config_option(connect, "a configuration file whose [keys] the panel uses (nothing else)")
     connect.add_argument(
         "--read-only",
         action="store_true",
@@ -186,14 +180,12 @@ def _server_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _config_option(parser: argparse.ArgumentParser, help: str) -> None:
+    parser.add_argument("--config", type=Path, metavar="FILE", default=argparse.SUPPRESS, help=help)
+
+
 def _common_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--config",
-        type=Path,
-        metavar="FILE",
-        default=argparse.SUPPRESS,
-        help="configuration file (TOML); without it the built-in demo runs",
-    )
+    _config_option(parser, "configuration file (TOML); without it the built-in demo runs")
     parser.add_argument(
         "--db",
         type=Path,

@@ -11,10 +11,10 @@ with the key's).
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
 
 from textual import events
 
+from bench.bench_panel import FrameWatch
 from engine.client import LocalEngineClient
 from engine.engine import Engine
 from engine.models import AccountEvent
@@ -25,25 +25,12 @@ MARKER = "123,456.78"
 FILTER = "ilter workers"  # the filter line's placeholder; the cursor covers its "f"
 
 
-class Frames:
-    """The text of every frame the app sends to its (headless) terminal."""
+class Frames(FrameWatch):
+    """The text of every frame the app sends to its (headless) terminal, in order."""
 
-    def __init__(self, app: TradeDeckApp) -> None:
-        self.texts: list[str] = []
-        self._app = app
-        self._display = app._display
-        app._display = self.display  # type: ignore[method-assign]
-
-    def display(self, screen: Any, renderable: Any) -> None:
-        self._display(screen, renderable)
-        if renderable is None or self._app._batch_count:
-            return
-        if hasattr(renderable, "render_segments"):
-            self.texts.append(renderable.render_segments(self._app.console))
-        else:
-            self.texts.append(
-                self._app.console._render_buffer(self._app.console.render(renderable))
-            )
+    @property
+    def texts(self) -> list[str]:
+        return [text for _, text in self.frames]
 
     def first(self, text: str, start: int = 0) -> int | None:
         return next((i for i, t in enumerate(self.texts[start:], start) if text in t), None)
