@@ -12,7 +12,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from engine.domain import (
     BrokerKind,
@@ -440,6 +440,9 @@ class Settings(_Section):
     # The panel's keys by binding id (`"orders.place" = "n"`, or nested:
     # `[keys.orders] place = "n"`); the panel checks the ids and conflicts.
     keys: dict[str, str] = Field(default_factory=dict)
+    # Where each account id was last found in `accounts`: every order looks its
+    # account up, so the lookup must not walk 500 accounts.
+    _account_at: dict[str, int] = PrivateAttr(default_factory=dict)
 
     @field_validator("keys", mode="before")
     @classmethod
@@ -460,7 +463,18 @@ class Settings(_Section):
         return flat
 
     def account(self, account_id: str) -> AccountConfig | None:
-        return next((a for a in self.accounts if a.id == account_id), None)
+        accounts = self.accounts
+        # Read through `__pydantic_private__`: `self._account_at` takes pydantic's
+        # slow attribute path, 50 times the cost of the lookup itself.
+        private = self.__pydantic_private__
+        assert private is not None
+        at = private["_account_at"].get(account_id)
+        if at is not None and at < len(accounts) and accounts[at].id == account_id:
+            return accounts[at]
+        # New, moved or gone (the list is assigned or edited in place): look again.
+        index = private["_account_at"] = {a.id: i for i, a in enumerate(accounts)}
+        at = index.get(account_id)
+        return None if at is None else accounts[at]
 
     def default_risk(self) -> RiskSettings:
         return RiskSettings().merged(self.defaults.risk)

@@ -8,7 +8,7 @@ stores the changes durably first and only then tells the rest of the engine.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -23,7 +23,6 @@ from engine.models import (
     OrderRequest,
     Position,
     Quote,
-    Side,
 )
 
 
@@ -140,17 +139,24 @@ class PaperLedger:
     orders: list[Order] = field(default_factory=list)  # open (placed) orders only
 
 
-class Lots(Protocol):
-    """An open position's size, as `Broker.open_lots` reports it (read only)."""
+@dataclass(frozen=True, slots=True)
+class Funds:
+    """What the pre-trade checks need of an account's money, as `Broker.funds`
+    reports it: a few numbers, none of the positions."""
 
-    @property
-    def symbol(self) -> str: ...
+    currency: str
+    leverage: int
+    equity: Decimal
+    free_margin: Decimal
 
-    @property
-    def side(self) -> Side: ...
 
-    @property
-    def volume(self) -> Decimal: ...
+@dataclass(frozen=True, slots=True)
+class Holding:
+    """One symbol's open positions, as `Broker.holdings` reports them: the net
+    signed volume (long positive) and how many positions make it."""
+
+    net: Decimal
+    count: int
 
 
 class Broker(Protocol):
@@ -201,9 +207,20 @@ class Broker(Protocol):
 
     def positions(self) -> list[Position]: ...
 
-    def open_lots(self) -> Sequence[Lots]:
-        """Each open position's symbol, side and volume: all the pre-trade checks
-        need of them, and cheaper than `positions()`, which prices every one."""
+    def position(self, ticket: int) -> Position | None:
+        """Open position `ticket`, priced as `positions()` prices it; None when
+        it is not open."""
+        ...
+
+    def funds(self) -> Funds:
+        """The account's currency, leverage, equity and free margin now: what
+        `account()` reports of them, without the rest of the snapshot."""
+        ...
+
+    def holdings(self) -> Mapping[str, Holding]:
+        """The open positions per symbol (symbols without any are absent): all
+        the pre-trade checks need of them, kept as fills change them, so reading
+        it costs the same at 1 position as at 1,000. Read only."""
         ...
 
     def open_orders(self) -> list[Order]: ...

@@ -17,14 +17,22 @@ mark interval.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 
 from config.models import AccountConfig, InstrumentConfig
 from engine.brokers import retcodes
-from engine.brokers.base import Changes, PaperLedger, TradeResult, TriggerBand, new_order
+from engine.brokers.base import (
+    Changes,
+    Funds,
+    Holding,
+    PaperLedger,
+    TradeResult,
+    TriggerBand,
+    new_order,
+)
 from engine.clock import Clock
 from engine.domain import BrokerKind, MarginMode
 from engine.models import (
@@ -114,6 +122,7 @@ class PaperBroker:
         self._positions: dict[int, _Open] = {}
         self._orders: dict[int, Order] = {}
         self._books: dict[str, _Book] = {}  # only symbols with positions or orders
+        self._holdings: dict[str, Holding] = {}  # only symbols with positions
         self._client_ids: set[str] = set()
         self._closed: set[int] = set()
         for position in ledger.positions:
@@ -304,8 +313,18 @@ class PaperBroker:
     def positions(self) -> list[Position]:
         return [self._mark(p) for p in sorted(self._positions.values(), key=_ticket)]
 
-    def open_lots(self) -> Sequence[_Open]:
-        return tuple(self._positions.values())
+    def position(self, ticket: int) -> Position | None:
+        position = self._positions.get(ticket)
+        return None if position is None else self._mark(position)
+
+    def funds(self) -> Funds:
+        unrealised, margin = self._exposure()
+        equity = self._balance + unrealised
+        config = self._config
+        return Funds(config.currency, config.leverage, equity, equity - margin)
+
+    def holdings(self) -> Mapping[str, Holding]:
+        return self._holdings
 
     def open_orders(self) -> list[Order]:
         return sorted(self._orders.values(), key=_ticket)
@@ -737,16 +756,37 @@ class PaperBroker:
         if spec is not None and (positions or orders):
             band = _band(positions.values(), orders.values())
             self._books[symbol] = _Book(spec, positions, orders, band)
+        if positions:
+            net = sum((p.volume * p.side.sign for p in positions.values()), _ZERO)
+            self._holdings[symbol] = Holding(net, len(positions))
+        else:
+            self._holdings.pop(symbol, None)
         if self._on_band is not None and band != (None if old is None else old.band):
             self._on_band(symbol)
 
     def _exposure(self) -> tuple[Decimal, Decimal]:
-        """(unrealised P&L, margin) of the open positions, in the account currency."""
+        """(unrealised P&L, margin) of the open positions, in the account currency:
+        a sum over the symbols held, each priced again only when its positions,
+        its quote or its conversion rate changed since it was last asked."""
         unrealised = margin = _ZERO
-        for position in self._positions.values():
-            spec = self._specs[position.symbol]
+        for symbol in self._holdings:
+            book = self._books[symbol]
+            spec = book.spec
             rate = self._rate(spec.profit_currency) or _ZERO
-            quote = self._quote(position.symbol)
+            quote = self._quote(symbol)
+            priced = book.priced
+            if priced is None or priced[0] is not quote or priced[1] != rate:
+                priced = book.priced = (quote, rate, *self._price(book, quote, rate))
+            unrealised += priced[2]
+            margin += priced[3]
+        return unrealised, margin
+
+    def _price(self, book: _Book, quote: Quote | None, rate: Decimal) -> tuple[Decimal, Decimal]:
+        """(unrealised P&L, margin) of one symbol's positions, each rounded to the
+        cent as an MT5 server reports it."""
+        spec = book.spec
+        unrealised = margin = _ZERO
+        for position in book.positions.values():
             if quote is not None:
                 mark = quote.bid if position.side is _BUY else quote.ask
                 unrealised += self._profit(position, spec, mark, position.volume, rate)
@@ -871,6 +911,9 @@ class _Book:
     positions: dict[int, _Open]
     orders: dict[int, Order]
     band: TriggerBand | None  # None when no quote can fire anything (no SL, TP or order)
+    # (quote, rate, unrealised, margin) of `positions`, priced at that quote and
+    # rate: a new book (positions changed) or a new quote prices them again.
+    priced: tuple[Quote | None, Decimal, Decimal, Decimal] | None = None
 
 
 def _band(positions: Iterable[_Open], orders: Iterable[Order]) -> TriggerBand | None:

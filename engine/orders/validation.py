@@ -135,25 +135,26 @@ class OrderValidation:
         request = context.request
         volume = request.volume
         if account is not None and account.margin_mode is MarginMode.NETTING:
-            held = _net_volume(context, request.symbol)
+            holding = context.holdings.get(request.symbol)
+            held = _ZERO if holding is None else holding.net
             if held and (held > 0) != (request.side is Side.BUY):
                 volume = max(_ZERO, volume - abs(held))
         if not volume:
             return None
-        snapshot = context.account
-        rate = self._rate(context, rules.profit_currency, snapshot.currency)
-        if rate is None or snapshot.leverage <= 0:
+        funds = context.funds
+        rate = self._rate(context, rules.profit_currency, funds.currency)
+        if rate is None or funds.leverage <= 0:
             return None
-        required = (volume * rules.contract_size * entry * rate / snapshot.leverage).quantize(
+        required = (volume * rules.contract_size * entry * rate / funds.leverage).quantize(
             _CENT, ROUND_HALF_EVEN
         )
-        free = snapshot.free_margin
+        free = funds.free_margin
         if required <= free:
             return None
         return _refuse(
             retcodes.NO_MONEY,
             "margin",
-            f"Not enough money: the order needs {required} {snapshot.currency} of margin "
+            f"Not enough money: the order needs {required} {funds.currency} of margin "
             f"and {free.quantize(_CENT, ROUND_HALF_EVEN)} is free.",
         )
 
@@ -216,7 +217,7 @@ def _close_problem(context: OrderContext) -> Rejection | None:
     market order of at most its volume."""
     request = context.request
     ticket = request.position_ticket
-    position = next((p for p in context.positions if p.ticket == ticket), None)
+    position = context.position
     if position is None:
         return _refuse(retcodes.INVALID, "close", f"There is no open position {ticket}.")
     if request.type is not OrderType.MARKET:
@@ -235,14 +236,6 @@ def _close_problem(context: OrderContext) -> Rejection | None:
             f"Cannot close {request.volume} lots of position {ticket}: it holds {position.volume}.",
         )
     return None
-
-
-def _net_volume(context: OrderContext, symbol: str) -> Decimal:
-    """The account's signed volume in `symbol` (long positive)."""
-    return sum(
-        (p.volume * p.side.sign for p in context.lots if p.symbol == symbol),
-        _ZERO,
-    )
 
 
 def _hours(instrument: InstrumentConfig) -> str:

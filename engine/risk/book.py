@@ -11,7 +11,6 @@ from datetime import date
 from decimal import Decimal
 
 from config.models import InstrumentConfig
-from engine.brokers.base import Lots
 from engine.models import Position, Quote, RiskBook
 
 ORDER_WINDOW_SECONDS = 60.0
@@ -28,6 +27,14 @@ class Holdings:
 
     nets: dict[str, Decimal] = field(default_factory=dict)
     counts: dict[str, int] = field(default_factory=dict)
+    # Notional per symbol, priced by `priced` once: for holdings made for one
+    # order's check (the book's own are priced by `AccountBook.exposures`).
+    notionals: dict[str, Decimal] | None = field(default=None, compare=False)
+
+    def priced(self, valuer: Valuer, currency: str) -> dict[str, Decimal]:
+        if self.notionals is None:
+            self.notionals = {s: valuer.notional(s, net, currency) for s, net in self.nets.items()}
+        return self.notionals
 
     @property
     def largest(self) -> Decimal:
@@ -39,7 +46,7 @@ class Holdings:
         return sum(self.counts.values())
 
     @classmethod
-    def of(cls, positions: Iterable[Lots]) -> Holdings:
+    def of(cls, positions: Iterable[Position]) -> Holdings:
         holdings = cls()
         nets, counts = holdings.nets, holdings.counts
         for position in positions:
@@ -198,18 +205,20 @@ class Valuer:
     ) -> None:
         self._instruments = instruments
         self._quote = quote
+        # (symbol, currency) -> (its quote, the conversion pair's quote, the
+        # instrument, the value of one lot): priced again only when one of those
+        # is a new one.
+        self._units: dict[
+            tuple[str, str], tuple[Quote, Quote | None, InstrumentConfig, Decimal]
+        ] = {}
 
     def notional(self, symbol: str, volume: Decimal, currency: str) -> Decimal:
         """|volume| lots of `symbol` in `currency`; 0 when it cannot be priced
         (no quote yet, or no pair to convert its profit currency)."""
-        instrument = self._instruments().get(symbol)
-        mid = self._mid(symbol)
-        if instrument is None or mid is None or not volume:
+        if not volume:
             return _ZERO
-        rate = self.rate(instrument.profit_currency, currency)
-        if rate is None:
-            return _ZERO
-        return (abs(volume) * instrument.contract_size * mid * rate).quantize(_CENT)
+        unit = self._unit(symbol, currency)
+        return _ZERO if unit is None else (abs(volume) * unit).quantize(_CENT)
 
     def rate(self, currency: str, into: str) -> Decimal | None:
         """The value of one `currency` in `into`, from the direct pair's mid
@@ -221,6 +230,37 @@ class Valuer:
             return direct
         inverse = self._mid(into + currency)
         return None if inverse is None else 1 / inverse
+
+    def _unit(self, symbol: str, currency: str) -> Decimal | None:
+        """One lot of `symbol` in `currency`: contract size x mid x rate."""
+        quote = self._quote(symbol)
+        if quote is None:
+            return None
+        instrument = self._instruments().get(symbol)
+        if instrument is None:
+            return None
+        key = (symbol, currency)
+        cached = self._units.get(key)
+        if cached is not None and cached[0] is quote and cached[2] is instrument:
+            converter = cached[1]
+            if converter is None or self._converter(instrument, currency) is converter:
+                return cached[3]
+        rate = self.rate(instrument.profit_currency, currency)
+        if rate is None:
+            return None
+        unit = instrument.contract_size * ((quote.bid + quote.ask) / _TWO) * rate
+        converter = (
+            None
+            if instrument.profit_currency == currency
+            else self._converter(instrument, currency)
+        )
+        self._units[key] = (quote, converter, instrument, unit)
+        return unit
+
+    def _converter(self, instrument: InstrumentConfig, currency: str) -> Quote | None:
+        """The quote `rate` converts the instrument's profit currency by."""
+        profit = instrument.profit_currency
+        return self._quote(profit + currency) or self._quote(currency + profit)
 
     def _mid(self, symbol: str) -> Decimal | None:
         quote = self._quote(symbol)

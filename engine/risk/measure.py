@@ -35,12 +35,7 @@ def measure(
     (with an order applied): what the value would be if the order went through."""
     kind = limit.kind
     if kind in EQUITY_KINDS:
-        book = total if limit.scope is RiskScope.GLOBAL else books.get(limit.account_id or "")
-        if book is None:
-            return _ZERO
-        if kind is RiskLimitKind.MAX_DAILY_LOSS:
-            return book.daily_loss()
-        return book.drawdown()
+        return equity_value(limit, books, total)
     scoped: Collection[AccountBook]
     if limit.account_id is not None:
         book = books.get(limit.account_id)
@@ -55,32 +50,55 @@ def measure(
         (instead[1] if instead is not None and book.account_id == swapped else book.holdings, book)
         for book in scoped
     ]
+    if len(held) == 1:
+        return shape_value(limit, *held[0], valuer)
     if kind is RiskLimitKind.MAX_OPEN_POSITIONS:
         if symbol is not None:
             return Decimal(sum(h.counts.get(symbol, 0) for h, _ in held))
         return Decimal(sum(h.total for h, _ in held))
     if kind is RiskLimitKind.MAX_EXPOSURE:
-        total = _ZERO
-        for h, book in held:
-            priced = (
-                book.exposures(valuer)
-                if h is book.holdings
-                else {s: valuer.notional(s, net, book.currency) for s, net in h.nets.items()}
-            )
-            total += (
-                priced.get(symbol, _ZERO) if symbol is not None else sum(priced.values(), _ZERO)
-            )
-        return total
+        return sum((_exposure(symbol, h, book, valuer) for h, book in held), _ZERO)
     # MAX_POSITION_SIZE: the largest net volume in one symbol, summed over the scope.
     if symbol is not None:
         return abs(sum((h.nets.get(symbol, _ZERO) for h, _ in held), _ZERO))
-    if len(held) == 1:
-        return held[0][0].largest
     nets: dict[str, Decimal] = {}
     for h, _ in held:
         for s, net in h.nets.items():
             nets[s] = nets.get(s, _ZERO) + net
     return max((abs(v) for v in nets.values()), default=_ZERO)
+
+
+def equity_value(limit: RiskLimit, books: Mapping[str, AccountBook], total: AccountBook) -> Decimal:
+    """A daily-loss or drawdown limit's value: its account's book, or the book
+    of all accounts."""
+    book = total if limit.scope is RiskScope.GLOBAL else books.get(limit.account_id or "")
+    if book is None:
+        return _ZERO
+    if limit.kind is RiskLimitKind.MAX_DAILY_LOSS:
+        return book.daily_loss()
+    return book.drawdown()
+
+
+def shape_value(limit: RiskLimit, holdings: Holdings, book: AccountBook, valuer: Valuer) -> Decimal:
+    """A size, count or exposure limit's value over one account holding
+    `holdings` (its book's own, or the book's with an order applied)."""
+    kind, symbol = limit.kind, limit.symbol
+    if kind is RiskLimitKind.MAX_OPEN_POSITIONS:
+        return Decimal(holdings.counts.get(symbol, 0) if symbol is not None else holdings.total)
+    if kind is RiskLimitKind.MAX_EXPOSURE:
+        return _exposure(symbol, holdings, book, valuer)
+    if symbol is not None:
+        return abs(holdings.nets.get(symbol, _ZERO))
+    return holdings.largest
+
+
+def _exposure(symbol: str | None, holdings: Holdings, book: AccountBook, valuer: Valuer) -> Decimal:
+    priced = (
+        book.exposures(valuer)
+        if holdings is book.holdings
+        else holdings.priced(valuer, book.currency)
+    )
+    return priced.get(symbol, _ZERO) if symbol is not None else sum(priced.values(), _ZERO)
 
 
 def unit(limit: RiskLimit, currency: str) -> str:

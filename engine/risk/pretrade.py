@@ -3,11 +3,11 @@ uses. The check itself is `RiskEngine.check`."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 
 from engine.brokers import retcodes
-from engine.brokers.base import Lots
+from engine.brokers.base import Holding
 from engine.domain import RiskLimitKind
 from engine.models import Money, Order, OrderRequest, RiskLimit
 from engine.orders.gate import Rejection
@@ -27,14 +27,20 @@ _RETCODES = {
 
 
 def holdings_after(
-    positions: Sequence[Lots], pending: Sequence[Order], request: OrderRequest, netting: bool
+    positions: Mapping[str, Holding],
+    pending: Sequence[Order],
+    request: OrderRequest,
+    netting: bool,
 ) -> tuple[Holdings, Holdings, bool]:
     """(holdings now, holdings if the order fills, whether it only reduces a
-    netting position). A pending order is judged as if it filled now, and the
-    account's pending orders already placed count as filled too: otherwise
-    several of them could each pass a count or size limit and together break it
-    once they trigger."""
-    before = Holdings.of(positions)
+    netting position), from the broker's holdings per symbol: as many steps as
+    symbols held, however many positions. A pending order is judged as if it
+    filled now, and the account's pending orders already placed count as filled
+    too: otherwise several of them could each pass a count or size limit and
+    together break it once they trigger."""
+    before = Holdings(
+        {s: h.net for s, h in positions.items()}, {s: h.count for s, h in positions.items()}
+    )
     for order in pending:
         if order.position_ticket is None:
             _fill(before, order.symbol, order.volume * order.side.sign, netting)

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -41,7 +43,16 @@ from engine.models import (
 )
 from engine.orders.gate import OrderContext, Rejection
 from engine.risk.book import AccountBook, Holdings, Valuer
-from engine.risk.measure import EQUITY_KINDS, POSITION_KINDS, covers, describe, measure, unit
+from engine.risk.measure import (
+    EQUITY_KINDS,
+    POSITION_KINDS,
+    covers,
+    describe,
+    equity_value,
+    measure,
+    shape_value,
+    unit,
+)
 from engine.risk.ports import RiskPorts
 from engine.risk.pretrade import breached, holdings_after, over_limit
 from engine.tasks import TaskSet
@@ -64,6 +75,9 @@ _EDITABLE = (
     "action",
     "enabled",
 )
+
+
+_ZERO = Decimal(0)
 
 
 class RiskLimitNotFound(NotFound):
@@ -90,9 +104,15 @@ class RiskEngine:
         self._provisional = AccountBook(TOTAL)
         self._by_account: dict[str, list[RiskLimit]] = {}
         self._wide: list[RiskLimit] = []  # limits over several accounts
-        self._covering: dict[tuple[str, str], tuple[RiskLimit, ...]] = {}
+        self._covering: dict[tuple[str, str], _Plan] = {}
         self._dirty: set[str] = set()  # books to store
+        # (sum of the accounts' equities, sum of their day-opening equities),
+        # kept by `_observe` as each account's equity moves.
+        self._sums = (_ZERO, _ZERO)
         self._inputs: dict[str, object] = {}  # limit id -> what it was last judged on
+        # An account's daily-loss and drawdown limits -> the book generation they
+        # were last judged at: their level stands for the book until it moves.
+        self._judged: dict[str, int] = {}
         self._wide_pending = False
         self._tasks = TaskSet("risk", logger=log, level=logging.ERROR)
         self._listening = False
@@ -133,6 +153,7 @@ class RiskEngine:
             if book.observe(snapshot.equity, today):
                 self._dirty.add(book.account_id)
             self._books[book.account_id] = book
+        self._sums = _summed(self._books.values())
         self._restore(self._total, stored.get(TOTAL))
         self._update_total(today, whole=True)
         self._index()
@@ -209,7 +230,7 @@ class RiskEngine:
             if book is None or worker.broker is None or worker.state is not WorkerState.RUNNING:
                 continue
             book.replace_positions(worker.broker.positions())
-            if book.observe(worker.broker.account().equity, today):
+            if self._observe(book, worker.broker.account().equity, today):
                 self._dirty.add(book.account_id)
         self._update_total(today, whole=True)
         now = self._clock.monotonic()
@@ -236,35 +257,39 @@ class RiskEngine:
     def check(self, context: OrderContext) -> Rejection | None:
         """The pre-trade check: refuse an order that would take a limit over its
         threshold, or any new order in the scope of a breached limit. Orders that
-        close a position, or only reduce a netting one, always pass."""
+        close a position, or only reduce a netting one, always pass.
+
+        A few lookups per limit, whatever the account holds: the holdings come
+        from the broker per symbol, the order is applied to a copy of them, and
+        a limit on the order's own account is valued on that copy directly."""
         if context.closing:
             return None
         request = context.request
         account_id, symbol = request.account_id, request.symbol
-        limits = self._covering.get((account_id, symbol))
-        if limits is None:
-            limits = self._cover(account_id, symbol)
+        plan = self._covering.get((account_id, symbol))
+        if plan is None:
+            plan = self._cover(account_id, symbol)
         book = self._books.get(account_id)
-        if not limits or book is None:
+        if not plan.limits or book is None:
             return None
         config = self._ports.settings.account(account_id)
         netting = config is not None and config.margin_mode is MarginMode.NETTING
         held: tuple[Holdings, Holdings] | None = None
-        if netting or any(limit.kind in POSITION_KINDS for limit in limits):
+        if netting or plan.shapes:
             before, after, reduces = holdings_after(
-                context.lots, context.open_orders, request, netting
+                context.holdings, context.open_orders, request, netting
             )
             if reduces:
                 return None
             held = (before, after)
-        if any(limit.kind in EQUITY_KINDS for limit in limits):
-            equity = context.account.equity
-            # Judged already when the book last saw this equity on this day.
+        if plan.equities:
+            equity = context.funds.equity
+            # Taken already when the book last saw this equity on this day.
             if equity != book.equity or book.day != self._clock.now().date():
-                self._observe_now(account_id, equity, limits)
+                self._observe_now(book, equity, plan.wide_equities)
         now = self._clock.monotonic()
-        for limit in limits:
-            rejection = self._refusal(limit, context, held, now)
+        for limit in plan.limits:
+            rejection = self._refusal(limit, book, held, now)
             if rejection is not None:
                 return rejection
         if not context.dry_run:
@@ -289,7 +314,7 @@ class RiskEngine:
         book = self._books.get(account_id)
         if book is None:
             return
-        if book.observe(equity, self._clock.now().date()):
+        if self._observe(book, equity, self._clock.now().date()):
             self._dirty.add(account_id)
         limits = self._by_account.get(account_id)
         if limits:
@@ -333,13 +358,18 @@ class RiskEngine:
         all accounts is whole, and recorded."""
         self._update_total(self._clock.now().date(), whole=True)
 
+    def _observe(self, book: AccountBook, equity: Decimal, today: date) -> bool:
+        """`book.observe`, keeping the sums over every book current (so the
+        book of all accounts costs the same at 500 accounts as at one)."""
+        old = _shares(book)
+        moved = book.observe(equity, today)
+        new = _shares(book)
+        sums = self._sums
+        self._sums = (sums[0] + new[0] - old[0], sums[1] + new[1] - old[1])
+        return moved
+
     def _update_total(self, today: date, *, whole: bool = False) -> None:
-        books = self._books.values()
-        equity = sum((b.equity for b in books if b.equity is not None), Decimal(0))
-        day_start = sum(
-            (b.day_start if b.day_start is not None else b.equity or Decimal(0) for b in books),
-            Decimal(0),
-        )
+        equity, day_start = self._sums
         total = self._total
         if whole:
             if total.observe(equity, today):
@@ -359,6 +389,10 @@ class RiskEngine:
         return measure(limit, self._books, self._live, self._valuer, now)
 
     def _judge(self, limit: RiskLimit, value: Decimal) -> None:
+        if limit.account_id is not None and limit.kind in EQUITY_KINDS:
+            book = self._books.get(limit.account_id)
+            if book is not None:
+                self._judged[limit.id] = book.generation
         old = self._levels.get(limit.id, RiskLevel.OK)
         new = _next_level(old, value, limit)
         if new is not old:
@@ -412,6 +446,7 @@ class RiskEngine:
         """A deleted or disabled limit stands nowhere: its alerts are resolved."""
         self._levels.pop(limit.id, None)
         self._inputs.pop(limit.id, None)
+        self._judged.pop(limit.id, None)
         for level in ("warning", "breach"):
             self._ports.alerts.resolve_key(f"risk:{limit.id}:{level}")
 
@@ -465,53 +500,78 @@ class RiskEngine:
     def _refusal(
         self,
         limit: RiskLimit,
-        context: OrderContext,
+        book: AccountBook,
         held: tuple[Holdings, Holdings] | None,
         now: float,
     ) -> Rejection | None:
+        """Why `limit` refuses an order of `book`'s account (None: it lets it
+        pass); `held` is the account's holdings before and after the order."""
         kind = limit.kind
-        books, total, valuer = self._books, self._live, self._valuer
+        if kind in EQUITY_KINDS:
+            if limit.account_id is None or self._judged.get(limit.id) != book.generation:
+                # Judged here on the equity this instant (`_observe_now` took it),
+                # so the order sees a loss, or a new day, and the alert is raised,
+                # before the next mark.
+                self._judge(limit, equity_value(limit, self._books, self._live))
+            if self._levels.get(limit.id) is RiskLevel.BREACH:
+                return breached(limit, self._measure(limit, now), self._unit(limit))
+            return None
         if self._levels.get(limit.id) is RiskLevel.BREACH:
-            value = self._measure(limit, now)
-            return breached(limit, value, self._unit(limit))
+            return breached(limit, self._measure(limit, now), self._unit(limit))
         if kind in POSITION_KINDS:
             assert held is not None
             before, after = held
-            account_id = context.account_id
-            value = measure(limit, books, total, valuer, now, instead=(account_id, after))
-            if value > limit.threshold:
-                held = measure(limit, books, total, valuer, now, instead=(account_id, before))
-                if value > held:
-                    return over_limit(limit, value, self._unit(limit))
-        elif kind in EQUITY_KINDS:
-            value = self._measure(limit, now)
-            if value > limit.threshold:
-                return breached(limit, value, self._unit(limit))
+            value = self._value_with(limit, book, after, now)
+            if value > limit.threshold and value > self._value_with(limit, book, before, now):
+                return over_limit(limit, value, self._unit(limit))
         else:  # orders per minute: this one included
-            value = self._measure(limit, now) + 1
+            if limit.account_id is not None:
+                value = Decimal(book.orders_sent(now, limit.symbol) + 1)
+            else:
+                value = self._measure(limit, now) + 1
             if value > limit.threshold:
                 return over_limit(limit, value, self._unit(limit))
         return None
 
-    def _observe_now(self, account_id: str, equity: Decimal, limits: tuple[RiskLimit, ...]) -> None:
-        """Judge the equity limits on the account's equity this instant, so an
-        order sees a loss (or a new day) before the next mark does."""
-        self._account_changed(account_id, equity)
-        wide = [
-            limit for limit in limits if limit.account_id is None and limit.kind in EQUITY_KINDS
-        ]
-        if wide:
-            self._update_total(self._clock.now().date())
-            now = self._clock.monotonic()
-            for limit in wide:
-                self._judge(limit, self._measure(limit, now))
+    def _value_with(
+        self, limit: RiskLimit, book: AccountBook, holdings: Holdings, now: float
+    ) -> Decimal:
+        """`limit`'s value were `book`'s account to hold `holdings`."""
+        if limit.account_id is not None:  # it covers the order, so this account alone
+            return shape_value(limit, holdings, book, self._valuer)
+        return measure(
+            limit, self._books, self._live, self._valuer, now, instead=(book.account_id, holdings)
+        )
 
-    def _cover(self, account_id: str, symbol: str) -> tuple[RiskLimit, ...]:
+    def _observe_now(self, book: AccountBook, equity: Decimal, wide: bool) -> None:
+        """Take the account's equity this instant, and the book of all accounts
+        with it when `wide` (a limit over it covers the order): the order's
+        daily-loss and drawdown limits are then judged on it by `_refusal`."""
+        today = self._clock.now().date()
+        if self._observe(book, equity, today):
+            self._dirty.add(book.account_id)
+            if not self._wide_pending:  # stored by the next wide pass
+                self._wide_pending = True
+                asyncio.get_running_loop().call_soon(self._wide_pass)
+        if wide:
+            self._update_total(today)
+
+    def _cover(self, account_id: str, symbol: str) -> _Plan:
         limits = tuple(
             limit for limit in self.limits() if limit.enabled and covers(limit, account_id, symbol)
         )
-        self._covering[(account_id, symbol)] = limits
-        return limits
+        equities = [limit for limit in limits if limit.kind in EQUITY_KINDS]
+        plan = _Plan(
+            # The daily-loss and drawdown limits first: judged on the new equity
+            # before any other limit can refuse the order, and named first, as
+            # while one is breached the account takes no new order at all.
+            (*equities, *(limit for limit in limits if limit.kind not in EQUITY_KINDS)),
+            shapes=any(limit.kind in POSITION_KINDS for limit in limits),
+            equities=bool(equities),
+            wide_equities=any(limit.account_id is None for limit in equities),
+        )
+        self._covering[(account_id, symbol)] = plan
+        return plan
 
     # --- internals ---------------------------------------------------------------
 
@@ -530,6 +590,7 @@ class RiskEngine:
     def _put(self, limit: RiskLimit, what: str) -> None:
         self._limits[limit.id] = limit
         self._inputs.pop(limit.id, None)
+        self._judged.pop(limit.id, None)
         self._index()
         self._publish(limit, what)
         if not limit.enabled:
@@ -651,6 +712,32 @@ def _next_level(old: RiskLevel, value: Decimal, limit: RiskLimit) -> RiskLevel:
     if warning is not None and value > warning:
         return RiskLevel.WARNING
     return RiskLevel.OK
+
+
+def _shares(book: AccountBook) -> tuple[Decimal, Decimal]:
+    """What one account adds to the book of all accounts: its equity, and its
+    day's opening equity (its equity, before it has one)."""
+    equity = book.equity if book.equity is not None else _ZERO
+    return equity, book.day_start if book.day_start is not None else equity
+
+
+def _summed(books: Iterable[AccountBook]) -> tuple[Decimal, Decimal]:
+    equity = day_start = _ZERO
+    for book in books:
+        shares = _shares(book)
+        equity += shares[0]
+        day_start += shares[1]
+    return equity, day_start
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """The enabled limits covering an account's orders in one symbol."""
+
+    limits: tuple[RiskLimit, ...]
+    shapes: bool  # any size, count or exposure limit: the order's holdings are needed
+    equities: bool  # any daily-loss or drawdown limit: the equity now is needed
+    wide_equities: bool  # one of those over several accounts
 
 
 _SHAPE_KINDS = frozenset({RiskLimitKind.MAX_POSITION_SIZE, RiskLimitKind.MAX_OPEN_POSITIONS})

@@ -203,3 +203,39 @@ async def test_openapi_and_the_documentation_are_served(api: Any) -> None:
     assert docs.status_code == 200 and "swagger-ui" in docs.text
     redoc = await client.get("/api/redoc")
     assert redoc.status_code == 200 and "redoc" in redoc.text.lower()
+
+
+def _served_in_order(app: Any) -> list[tuple[str, set[str], Any]]:
+    """(full path, methods, compiled pattern) of every HTTP route, in the order
+    the app tries them (routers flattened, prefixes applied)."""
+    from fastapi.routing import APIRoute
+    from starlette.routing import compile_path
+
+    served: list[tuple[str, set[str], Any]] = []
+
+    def walk(routes: list[Any], prefix: str) -> None:
+        for route in routes:
+            if hasattr(route, "original_router"):  # an included router
+                walk(route.original_router.routes, prefix + route.include_context.prefix)
+            elif isinstance(route, APIRoute) or hasattr(route, "methods"):
+                path = prefix + route.path
+                served.append((path, set(route.methods or ()), compile_path(path)[0]))
+
+    walk(app.routes, "")
+    return served
+
+
+async def test_no_literal_path_is_answered_by_an_earlier_route(api: Any) -> None:
+    """Routes are tried in order, and the most polled go first: for every
+    literal path, the first route matching it by path and method is its own."""
+    served = _served_in_order(api.app)
+    assert served[1][0] == "/api/v1/workers", [path for path, _, _ in served[:3]]
+    shadowed = []
+    for path, methods, _ in served:
+        if "{" in path:
+            continue
+        for method in methods:
+            first = next(p for p, m, pattern in served if method in m and pattern.match(path))
+            if first != path:
+                shadowed.append(f"{method} {path} -> {first}")
+    assert shadowed == []

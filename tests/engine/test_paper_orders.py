@@ -10,7 +10,7 @@ import itertools
 import random
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 
 import pytest
 
@@ -547,27 +547,82 @@ def test_a_ledger_in_an_instrument_that_is_gone_is_refused_in_plain_words() -> N
         Desk(ledger=PaperLedger(balance=Decimal(10000), positions=[position]))
 
 
-async def test_open_lots_are_the_positions_sizes_as_they_change() -> None:
-    """The pre-trade checks read `open_lots` instead of the priced positions:
-    both must say the same about symbol, side and volume at every step."""
+async def test_funds_holdings_and_a_position_agree_with_the_full_reports() -> None:
+    """The pre-trade checks read `funds()`, `holdings()` and `position(ticket)`,
+    which the broker keeps per symbol and prices again only when a fill or a
+    quote changed them: at every step of fills, partial closes, moving quotes
+    (a conversion pair's too) they must say what `account()` and `positions()` say."""
     desk = Desk()
     desk.majors()
+    rng = random.Random(11)
 
-    def sizes_agree() -> list[tuple[str, Side, Decimal]]:
-        lots = sorted((p.symbol, p.side, p.volume) for p in desk.broker.open_lots())
-        assert lots == sorted((p.symbol, p.side, p.volume) for p in desk.broker.positions())
-        return lots
+    def agree() -> None:
+        account = desk.broker.account()
+        funds = desk.broker.funds()
+        positions = desk.broker.positions()
+        # Worked out here from each position, as MT5 reports them: profit and
+        # margin rounded to the cent per position, JPY converted at USDJPY's mid.
+        cent = Decimal("0.01")
+        equity = account.balance + sum((p.profit for p in positions), Decimal(0))
+        margin = Decimal(0)
+        for p in positions:
+            usdjpy = desk.quotes["USDJPY"]
+            rate = Decimal(2) / (usdjpy.bid + usdjpy.ask) if p.symbol == "USDJPY" else 1
+            notional = p.volume * INSTRUMENTS[p.symbol].contract_size * p.open_price
+            margin += (notional / desk.config.leverage * rate).quantize(cent, ROUND_HALF_EVEN)
+        assert (funds.currency, funds.leverage) == (account.currency, account.leverage)
+        assert (funds.equity, funds.free_margin) == (equity, equity - margin)
+        assert (account.equity, account.margin) == (equity, margin)
+        nets: dict[str, Decimal] = {}
+        counts: dict[str, int] = {}
+        for p in positions:
+            nets[p.symbol] = nets.get(p.symbol, Decimal(0)) + p.volume * p.side.sign
+            counts[p.symbol] = counts.get(p.symbol, 0) + 1
+        held = desk.broker.holdings()
+        assert {s: (h.net, h.count) for s, h in held.items()} == {
+            s: (nets[s], counts[s]) for s in nets
+        }
+        for p in positions:
+            assert desk.broker.position(p.ticket) == p
 
-    assert sizes_agree() == []
+    agree()
     first = await desk.buy("EURUSD", "0.5")
     await desk.sell("GBPUSD", "0.2")
-    assert sizes_agree() == [
-        ("EURUSD", Side.BUY, Decimal("0.5")),
-        ("GBPUSD", Side.SELL, Decimal("0.2")),
-    ]
+    await desk.buy("USDJPY", "0.3")  # profit in JPY: converted at USDJPY's own mid
+    agree()
     assert first.order is not None
     await desk.close(first.order.ticket, "0.3")
-    assert sizes_agree() == [
-        ("EURUSD", Side.BUY, Decimal("0.2")),
-        ("GBPUSD", Side.SELL, Decimal("0.2")),
-    ]
+    agree()
+    assert desk.broker.position(first.order.ticket) is not None
+    await desk.close(first.order.ticket)
+    assert desk.broker.position(first.order.ticket) is None
+    agree()
+    prices = {"EURUSD": 1.1, "GBPUSD": 1.25, "USDJPY": 150.0, "XAUUSD": 2000.0}
+    for step in range(60):
+        symbol = rng.choice(list(prices))
+        prices[symbol] *= 1 + rng.uniform(-0.002, 0.002)
+        digits = 3 if symbol == "USDJPY" else 2 if symbol == "XAUUSD" else 5
+        bid = round(prices[symbol], digits)
+        spread = 10**-digits * 10
+        desk.quote(symbol, f"{bid:.{digits}f}", f"{bid + spread:.{digits}f}")
+        if step % 7 == 0:
+            side = rng.choice(["buy", "sell"])
+            await getattr(desk, side)(rng.choice(list(prices)), "0.1")
+        if step % 11 == 0 and desk.broker.positions():
+            await desk.close(rng.choice(desk.broker.positions()).ticket)
+        agree()
+
+
+async def test_a_netting_accounts_holdings_are_one_net_per_symbol() -> None:
+    desk = Desk(mode=MarginMode.NETTING)
+    desk.majors()
+    await desk.buy("EURUSD", "0.5")
+    await desk.sell("EURUSD", "0.2")
+    held = desk.broker.holdings()
+    assert {s: (h.net, h.count) for s, h in held.items()} == {"EURUSD": (Decimal("0.3"), 1)}
+    await desk.sell("EURUSD", "0.5")  # reverses: one short position of 0.2
+    held = desk.broker.holdings()
+    assert {s: (h.net, h.count) for s, h in held.items()} == {"EURUSD": (Decimal("-0.2"), 1)}
+    await desk.buy("EURUSD", "0.2")
+    assert desk.broker.holdings() == {}
+    assert desk.broker.funds().free_margin == desk.broker.account().free_margin

@@ -71,7 +71,8 @@ async def test_a_refused_order_is_stored_rejected_and_never_reaches_the_broker(
     assert stored.status is OrderStatus.REJECTED
     assert stored.reason == "EURUSD is closed to new orders."
     # The context gives checks what they need, lazily.
-    assert seen[0].account.account_id == "account-001"
+    assert seen[0].funds.equity == worker.broker.account().equity
+    assert seen[0].holdings == {} and seen[0].position is None
     assert seen[0].quote is not None and seen[0].instrument is not None
 
     # Strategies' orders take the same path.

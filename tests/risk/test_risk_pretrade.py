@@ -4,6 +4,7 @@ is breached its scope takes no new order. Closing always passes."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from decimal import Decimal
 
@@ -178,3 +179,43 @@ async def test_a_disabled_limit_refuses_nothing(
 def _position_of(engine: object, symbol: str) -> int:
     positions = engine.manager.get("account-001").broker.positions()  # type: ignore[attr-defined]
     return next(p.ticket for p in positions if p.symbol == symbol)
+
+
+async def test_a_global_daily_loss_sums_the_losses_of_every_account(
+    engine_factory: EngineFactory, demo_settings: Settings
+) -> None:
+    """The book of all accounts is kept as a running sum of the accounts'
+    equities: two accounts losing together breach a book-wide limit that
+    neither breaches alone, and a third account's order is refused for it."""
+    engine = await bare_engine(engine_factory, demo_settings)
+    await engine.risk.create(limit("max_daily_loss", "150", scope="global"), limit_id="book-day")
+    assert (await send(engine, "account-002", "XAUUSD", "0.1", "b-1")).ok
+    assert (await send(engine, "account-003", "XAUUSD", "0.1", "b-2")).ok
+    assert (await send(engine, "account-001", "EURUSD", "0.01", "b-3")).ok
+    move(engine, "XAUUSD", "2340.00")  # about 100 USD down in each of the two accounts
+    engine.mark()  # every account's equity reaches the risk engine
+    await asyncio.sleep(0)  # the pass over all accounts, once per loop turn
+    refused = await send(engine, "account-004", "EURUSD", "0.01", "b-4")
+    assert refused.retcode == retcodes.TRADE_DISABLED
+    assert "'book-day'" in refused.message and "all accounts" in refused.message
+    loss = Decimal(refused.message.split("breached at ")[1].split(" USD")[0])
+    accounts = engine.accounts()
+    day_start = {b.account_id: b.day_start_equity for b in engine.risk.evaluate().books}
+    expected = sum((day_start[a.account_id] - a.equity for a in accounts), Decimal(0))
+    assert loss == expected > 150
+
+
+async def test_exposure_is_priced_at_the_newest_quote(
+    engine_factory: EngineFactory, demo_settings: Settings
+) -> None:
+    """Notionals are kept per symbol until a new quote: an order that fits at
+    one price is refused once the price has risen enough."""
+    engine = await bare_engine(engine_factory, demo_settings)
+    await engine.risk.create(limit("max_exposure", "250000"), limit_id="fx")
+    move(engine, "EURUSD", "1.08000")
+    assert (await send(engine, "account-001", "EURUSD", "1", "x-1")).ok  # 108,000 USD
+    assert (await send(engine, "account-001", "EURUSD", "1", "x-2")).ok  # 216,000 USD
+    move(engine, "EURUSD", "1.26000")  # the two lots are 252,000 USD now
+    refused = await send(engine, "account-001", "EURUSD", "0.01", "x-3")
+    assert refused.retcode in (retcodes.LIMIT_VOLUME, retcodes.TRADE_DISABLED)
+    assert "'fx'" in refused.message

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -32,7 +32,15 @@ from typing import Any, Literal
 from config.models import AccountConfig
 from engine.alerts import AlertCenter
 from engine.brokers import retcodes
-from engine.brokers.base import Changes, PaperLedger, TradeResult, TriggerBand, new_order
+from engine.brokers.base import (
+    Changes,
+    Funds,
+    Holding,
+    PaperLedger,
+    TradeResult,
+    TriggerBand,
+    new_order,
+)
 from engine.brokers.mt5 import constants as mt5
 from engine.brokers.mt5 import mapping
 from engine.brokers.mt5.book import Reading, TerminalBook
@@ -158,6 +166,7 @@ class Mt5Broker:
             account.id, account.magic, tickets, clock.now, ledger, known_fills
         )
         self._starting_balance = account.starting_balance
+        self._holdings: tuple[dict[int, Position], dict[str, Holding]] | None = None
         self._lock = asyncio.Lock()  # one reading or request at a time
         self._connected = False
         self._broken = asyncio.Event()
@@ -377,8 +386,36 @@ class Mt5Broker:
     def positions(self) -> list[Position]:
         return sorted(self._book.positions.values(), key=lambda p: p.ticket)
 
-    def open_lots(self) -> list[Position]:
-        return self.positions()  # kept as the terminal reported them: nothing to price
+    def position(self, ticket: int) -> Position | None:
+        return self._book.positions.get(ticket)
+
+    def funds(self) -> Funds:
+        info = self._book.account_info or {}
+        if "equity" in info and "margin_free" in info:
+            return Funds(
+                str(info.get("currency", self._config.currency)),
+                int(info.get("leverage", self._config.leverage)),
+                mapping.money(info["equity"]),
+                mapping.money(info["margin_free"]),
+            )
+        account = self.account()
+        return Funds(account.currency, account.leverage, account.equity, account.free_margin)
+
+    def holdings(self) -> Mapping[str, Holding]:
+        """Counted once per terminal reading (each replaces the book's positions)."""
+        positions = self._book.positions
+        cached = self._holdings
+        if cached is None or cached[0] is not positions:
+            nets: dict[str, Decimal] = {}
+            counts: dict[str, int] = {}
+            for p in positions.values():
+                nets[p.symbol] = nets.get(p.symbol, Decimal(0)) + p.volume * p.side.sign
+                counts[p.symbol] = counts.get(p.symbol, 0) + 1
+            cached = self._holdings = (
+                positions,
+                {s: Holding(net, counts[s]) for s, net in nets.items()},
+            )
+        return cached[1]
 
     def open_orders(self) -> list[Order]:
         orders = [*self._book.orders.values(), *self._book.in_doubt.values()]

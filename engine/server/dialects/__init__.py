@@ -74,16 +74,23 @@ def enabled(settings: DialectSettings) -> list[Dialect]:
     return [d for d in DIALECTS if getattr(settings, d.name)]
 
 
+def early_routers(settings: DialectSettings) -> list[APIRouter]:
+    """The enabled dialects' routers that go before v1's (the caller places them)."""
+    return [router for dialect in enabled(settings) for router in dialect.early]
+
+
 def install(app: FastAPI, settings: DialectSettings, *, before_v1: bool) -> tuple[str, ...]:
-    """Serve the enabled dialects' routers of one side of v1 (their state and
-    groups with the first); returns the root groups they add. The enveloped
-    paths go to `app.state.enveloped` (see `errors.envelope`)."""
+    """Serve the enabled dialects' routers that go after v1 (`before_v1=False`),
+    or set up their state and groups (`before_v1=True`: their early routers are
+    placed by the caller, from `early_routers`); returns the root groups they
+    add. The enveloped paths go to `app.state.enveloped` (see `errors.envelope`)."""
     groups: list[str] = []
     enveloped = list(getattr(app.state, "enveloped", ()))
     for dialect in enabled(settings):
-        for router in dialect.early if before_v1 else dialect.routers:
-            app.include_router(router)
-        if before_v1:
+        if not before_v1:
+            for router in dialect.routers:
+                app.include_router(router)
+        else:
             if dialect.setup is not None:
                 dialect.setup(app)
             groups.extend(dialect.root_groups)
