@@ -26,6 +26,7 @@ BENCHMARKS = (
     "risk",
     "ws_engine",
     "orders",
+    "scaling",
 )
 
 

@@ -113,6 +113,9 @@ def create_app(engine: Engine, security: Any) -> FastAPI:
         redoc_url=None,
         # Every 422 is the error envelope, not FastAPI's default `{"detail": [...]}`.
         responses=error_responses(422),
+        # The engine exports its own metrics (`/metrics`, Prometheus); FastAPI's
+        # native OpenTelemetry would look for global providers on every request.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.engine = engine
     app.state.security = security

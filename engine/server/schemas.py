@@ -13,7 +13,8 @@ from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from fastapi import Path, Query
 from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
+from starlette.requests import Request as HttpRequest
 
 T = TypeVar("T")
 
@@ -141,6 +142,92 @@ def paging(*fields: str, default: str, order: Order = "asc") -> Callable[..., Pa
         return_annotation=Paging,
     )
     return dependency
+
+
+class ListQuery(BaseModel):
+    """A list route's query as one model: paging, sort, and the route's filters
+    (a subclass made by `list_query` adds `sort` and the filters)."""
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+    skip: int = Field(0, ge=0, le=MAX_SKIP, description="items to skip")
+    limit: int = Field(50, ge=1, le=500, description="items to return (max 500)")
+    order: Order = Field("asc", description="sort direction")
+
+    @property
+    def paging(self) -> Paging:
+        return Paging(self.skip, self.limit, getattr(self, "sort", None), self.order)
+
+
+Q = TypeVar("Q", bound=ListQuery)
+
+
+class QueryModel(Generic[Q]):
+    """A list route's query parameters validated as one model: one pydantic
+    validation per request, where FastAPI's handling of separate `Query()`
+    parameters costs a pass of its own per parameter (about 25 µs each; the
+    most polled routes have five). `parse` is the route's dependency and
+    `openapi` its `openapi_extra`, which documents every parameter as FastAPI
+    would; errors are the same 422 naming `query.<name>`."""
+
+    def __init__(self, model: type[Q]) -> None:
+        self.model = model
+        self.openapi: dict[str, Any] = {"parameters": _query_parameters(model)}
+
+        async def parse(request: HttpRequest) -> Q:
+            try:
+                return model.model_validate(dict(request.query_params))
+            except ValidationError as error:
+                raise RequestValidationError(
+                    [
+                        {"loc": ("query", *e["loc"]), "msg": e["msg"], "type": e["type"]}
+                        for e in error.errors(include_url=False)
+                    ]
+                ) from None
+
+        self.parse = parse
+
+
+def list_query(
+    name: str, *fields: str, default: str, filters: dict[str, Any] | None = None
+) -> QueryModel[Any]:
+    """The query of a list sortable by `fields` (`default` when not given), with
+    `filters`: `{param: (annotation, Field(...))}` as pydantic's `create_model` takes."""
+    if default not in fields:
+        raise ValueError(f"the default sort field {default!r} is not among {fields}")
+    model = create_model(
+        name,
+        __base__=ListQuery,
+        sort=(Literal[fields], Field(default, description="field to sort by")),  # type: ignore[valid-type]
+        **(filters or {}),
+    )
+    return QueryModel(model)
+
+
+def _query_parameters(model: type[BaseModel]) -> list[dict[str, Any]]:
+    """OpenAPI query parameters for the model's fields, their schemas inlined."""
+    schema = model.model_json_schema(by_alias=True)
+    definitions = schema.get("$defs", {})
+
+    def inline(node: Any) -> Any:
+        if isinstance(node, dict):
+            if "$ref" in node:
+                return inline(definitions[node["$ref"].rsplit("/", 1)[-1]])
+            return {k: inline(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [inline(v) for v in node]
+        return node
+
+    parameters = []
+    for name, field_schema in schema["properties"].items():
+        field_schema = inline(field_schema)
+        description = field_schema.pop("description", None)
+        parameter: dict[str, Any] = {"name": name, "in": "query", "required": False}
+        if description:
+            parameter["description"] = description
+        parameter["schema"] = field_schema
+        parameters.append(parameter)
+    return parameters
 
 
 def invalid_sort(field: str, allowed: Sequence[str]) -> RequestValidationError:

@@ -102,7 +102,12 @@ async def test_paging_bounds_and_sort_fields_are_checked(
     api: Any, params: dict[str, Any], field: str
 ) -> None:
     client = api.client("viewer")
-    for path in ("/api/v1/instruments", "/api/v1/signals", "/api/v1/risk/alerts"):
+    for path in (
+        "/api/v1/instruments",
+        "/api/v1/signals",
+        "/api/v1/risk/alerts",
+        "/api/v1/workers",  # its query validated as one model (`QueryModel`)
+    ):
         body = assert_envelope(await client.get(path, params=params), 422, "INVALID_REQUEST")
         assert [f["path"] for f in body["error"]["details"]["fields"]] == [field]
         assert field in body["error"]["message"]
@@ -239,3 +244,35 @@ async def test_no_literal_path_is_answered_by_an_earlier_route(api: Any) -> None
             if first != path:
                 shadowed.append(f"{method} {path} -> {first}")
     assert shadowed == []
+
+
+async def test_a_query_model_is_documented_and_applied_as_separate_parameters(api: Any) -> None:
+    """`/workers` validates its query as one model: OpenAPI lists each parameter
+    with its bounds and choices, and each one works."""
+    client = api.client("viewer")
+    spec = (await client.get("/api/openapi.json")).json()
+    parameters = {p["name"]: p for p in spec["paths"]["/api/v1/workers"]["get"]["parameters"]}
+    assert set(parameters) == {"skip", "limit", "order", "sort", "status"}
+    assert all(p["in"] == "query" and not p["required"] for p in parameters.values())
+    assert parameters["limit"]["schema"]["maximum"] == 500
+    assert "restarts" in parameters["sort"]["schema"]["enum"]
+    statuses = str(parameters["status"]["schema"])
+    assert "running" in statuses and "$ref" not in statuses
+
+    everything = (await client.get("/api/v1/workers")).json()
+    assert everything["total"] == 4 and everything["limit"] == 50
+    page = (await client.get("/api/v1/workers", params={"skip": 1, "limit": 2})).json()
+    assert [w["account_id"] for w in page["items"]] == [
+        w["account_id"] for w in everything["items"][1:3]
+    ]
+    descending = (
+        await client.get("/api/v1/workers", params={"sort": "account_id", "order": "desc"})
+    ).json()
+    ids = [w["account_id"] for w in descending["items"]]
+    assert ids == sorted(ids, reverse=True)
+    running = (await client.get("/api/v1/workers", params={"status": "running"})).json()
+    assert {w["status"] for w in running["items"]} <= {"running"}
+    body = assert_envelope(
+        await client.get("/api/v1/workers", params={"status": "sleeping"}), 422, "INVALID_REQUEST"
+    )
+    assert [f["path"] for f in body["error"]["details"]["fields"]] == ["query.status"]
