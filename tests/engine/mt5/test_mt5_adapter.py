@@ -86,6 +86,15 @@ async def test_a_market_order_fills_opens_a_position_and_closes_with_profit(
     [position] = broker.positions()
     assert position.ticket == order.ticket and position.sl == Decimal("1.09000")
     assert position.strategy_id == "s1"
+    # What the pre-trade checks read: the terminal's numbers, without a snapshot.
+    assert broker.position(position.ticket) == position
+    assert broker.position(position.ticket + 1000) is None
+    assert {s: (h.net, h.count) for s, h in broker.holdings().items()} == {
+        "EURUSD": (Decimal("0.1"), 1)
+    }
+    account, funds = broker.account(), broker.funds()
+    assert (funds.currency, funds.leverage) == (account.currency, account.leverage)
+    assert (funds.equity, funds.free_margin) == (account.equity, account.free_margin)
 
     terminal.set_price("EURUSD", "1.10510", "1.10520")
     closed = await broker.close_position(position.ticket)
@@ -94,6 +103,7 @@ async def test_a_market_order_fills_opens_a_position_and_closes_with_profit(
     assert out.entry is DealEntry.OUT and out.profit == Decimal("50.00")
     assert [p.ticket for p in closed.changes.closed] == [position.ticket]
     assert broker.positions() == []
+    assert broker.holdings() == {}
     assert closed.changes.balance == Decimal("10050.00")
 
 
