@@ -8,7 +8,7 @@ stores the changes durably first and only then tells the rest of the engine.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -24,6 +24,8 @@ from engine.models import (
     Position,
     Quote,
 )
+
+_ZERO = Decimal(0)
 
 
 def new_order(request: OrderRequest, account_id: str, ticket: int, now: datetime) -> Order:
@@ -157,6 +159,17 @@ class Holding:
 
     net: Decimal
     count: int
+
+
+def holdings_of(positions: Iterable[Position]) -> dict[str, Holding]:
+    """Net volume and count per symbol of `positions`."""
+    nets: dict[str, Decimal] = {}
+    counts: dict[str, int] = {}
+    for position in positions:
+        symbol = position.symbol
+        nets[symbol] = nets.get(symbol, _ZERO) + position.volume * position.side.sign
+        counts[symbol] = counts.get(symbol, 0) + 1
+    return {symbol: Holding(net, counts[symbol]) for symbol, net in nets.items()}
 
 
 class Broker(Protocol):

@@ -11,6 +11,7 @@ from datetime import date
 from decimal import Decimal
 
 from config.models import InstrumentConfig
+from engine.brokers.base import Holding, holdings_of
 from engine.models import Position, Quote, RiskBook
 
 ORDER_WINDOW_SECONDS = 60.0
@@ -47,13 +48,14 @@ class Holdings:
 
     @classmethod
     def of(cls, positions: Iterable[Position]) -> Holdings:
-        holdings = cls()
-        nets, counts = holdings.nets, holdings.counts
-        for position in positions:
-            symbol = position.symbol
-            nets[symbol] = nets.get(symbol, _ZERO) + position.volume * position.side.sign
-            counts[symbol] = counts.get(symbol, 0) + 1
-        return holdings
+        return cls.held(holdings_of(positions))
+
+    @classmethod
+    def held(cls, holdings: Mapping[str, Holding]) -> Holdings:
+        """A copy of a broker's holdings per symbol, to apply orders to."""
+        return cls(
+            {s: h.net for s, h in holdings.items()}, {s: h.count for s, h in holdings.items()}
+        )
 
 
 class AccountBook:
@@ -239,28 +241,23 @@ class Valuer:
         instrument = self._instruments().get(symbol)
         if instrument is None:
             return None
+        profit = instrument.profit_currency
+        # The quote `rate` converts by (the direct pair's, else the reverse's).
+        converter = (
+            None
+            if profit == currency
+            else self._quote(profit + currency) or self._quote(currency + profit)
+        )
         key = (symbol, currency)
         cached = self._units.get(key)
-        if cached is not None and cached[0] is quote and cached[2] is instrument:
-            converter = cached[1]
-            if converter is None or self._converter(instrument, currency) is converter:
-                return cached[3]
-        rate = self.rate(instrument.profit_currency, currency)
+        if cached is not None and cached[:3] == (quote, converter, instrument):
+            return cached[3]
+        rate = self.rate(profit, currency)
         if rate is None:
             return None
         unit = instrument.contract_size * ((quote.bid + quote.ask) / _TWO) * rate
-        converter = (
-            None
-            if instrument.profit_currency == currency
-            else self._converter(instrument, currency)
-        )
         self._units[key] = (quote, converter, instrument, unit)
         return unit
-
-    def _converter(self, instrument: InstrumentConfig, currency: str) -> Quote | None:
-        """The quote `rate` converts the instrument's profit currency by."""
-        profit = instrument.profit_currency
-        return self._quote(profit + currency) or self._quote(currency + profit)
 
     def _mid(self, symbol: str) -> Decimal | None:
         quote = self._quote(symbol)

@@ -38,9 +38,7 @@ def holdings_after(
     filled now, and the account's pending orders already placed count as filled
     too: otherwise several of them could each pass a count or size limit and
     together break it once they trigger."""
-    before = Holdings(
-        {s: h.net for s, h in positions.items()}, {s: h.count for s, h in positions.items()}
-    )
+    before = Holdings.held(positions)
     for order in pending:
         if order.position_ticket is None:
             _fill(before, order.symbol, order.volume * order.side.sign, netting)

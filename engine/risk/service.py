@@ -334,6 +334,10 @@ class RiskEngine:
                         continue
                     inputs[limit.id] = None if book.orders else _IDLE
                 self._judge(limit, self._measure(limit, now))
+        self._soon_wide_pass()
+
+    def _soon_wide_pass(self) -> None:
+        """Run `_wide_pass` once this loop iteration's events are in."""
         if not self._wide_pending:
             self._wide_pending = True
             asyncio.get_running_loop().call_soon(self._wide_pass)
@@ -550,9 +554,7 @@ class RiskEngine:
         today = self._clock.now().date()
         if self._observe(book, equity, today):
             self._dirty.add(book.account_id)
-            if not self._wide_pending:  # stored by the next wide pass
-                self._wide_pending = True
-                asyncio.get_running_loop().call_soon(self._wide_pass)
+            self._soon_wide_pass()  # which stores it
         if wide:
             self._update_total(today)
 

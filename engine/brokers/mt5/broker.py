@@ -39,6 +39,7 @@ from engine.brokers.base import (
     PaperLedger,
     TradeResult,
     TriggerBand,
+    holdings_of,
     new_order,
 )
 from engine.brokers.mt5 import constants as mt5
@@ -406,15 +407,7 @@ class Mt5Broker:
         positions = self._book.positions
         cached = self._holdings
         if cached is None or cached[0] is not positions:
-            nets: dict[str, Decimal] = {}
-            counts: dict[str, int] = {}
-            for p in positions.values():
-                nets[p.symbol] = nets.get(p.symbol, Decimal(0)) + p.volume * p.side.sign
-                counts[p.symbol] = counts.get(p.symbol, 0) + 1
-            cached = self._holdings = (
-                positions,
-                {s: Holding(net, counts[s]) for s, net in nets.items()},
-            )
+            cached = self._holdings = (positions, holdings_of(positions.values()))
         return cached[1]
 
     def open_orders(self) -> list[Order]:
